@@ -1,0 +1,53 @@
+# focusrig: two commands on a fresh machine.
+#   make demo   run the back-button-focus story on the virtual Pico
+#   make test   bootstrap everything and run all checks
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: all demo test check unit lint typecheck mpy pins docs clean distclean system-deps
+
+all: test
+
+$(STAMP): requirements.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
+	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian tools used by some checks (graphviz for wireviz, sigrok-cli, chromium).
+# Best effort: tests that need a missing tool skip with a message.
+system-deps:
+	@bash tools/install_system_deps.sh
+
+pins: $(STAMP)
+	$(PY) -m focusrig.pinmap --write
+
+demo: $(STAMP)
+	$(VENV)/bin/focusrig demo --out build/demo
+
+typecheck: $(STAMP)
+	$(VENV)/bin/pyright -p pyrightconfig.json
+
+mpy: $(STAMP)
+	$(PY) tools/compile_mpy.py
+
+docs: $(STAMP)
+	$(PY) -m focusrig.wiring --out hardware/diagrams
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+test: $(STAMP) system-deps
+	$(PY) -m focusrig.pinmap --check
+	$(MAKE) --no-print-directory mpy typecheck
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf build .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV)

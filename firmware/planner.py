@@ -1,0 +1,314 @@
+"""Motion planner: turns goals (go to a position, follow a moving target, stop) into a
+stream of step segments for the PIO step generator, within `max_speed` and `accel`.
+
+Model. The lens position is continuous, X (steps); a STEP pulse happens each time X
+crosses a half-integer (k + 0.5), so the step count always equals the position change.
+The planner's state is either *at rest* on an integer position, or *at a crossing* (X is a
+half-integer, the next step is due now) moving at speed v. From that state it plans the
+time-optimal trapezoid (move), a feedback law (track) or a brake (stop), then emits one
+segment: n steps at a constant period, lasting until the next crossing. Everything is
+re-planned from exact integer/half-integer positions at every segment, so floats never
+accumulate error (the RP2040 port uses single-precision floats).
+
+Reversal. If the plan brakes to zero before the next crossing, the segment ends at the
+turnaround and a DIR segment brings the lens back to the same crossing moving the other
+way (the profile is symmetric about the turnaround).
+
+Segments are tuples, consumed by motion.py:
+    (SEG_DIR, level, seconds)  set DIR, then wait (includes the gap to the next step)
+    (SEG_STEPS, n, seconds)    n steps, evenly spaced over `seconds`, first one now
+"""
+
+from math import sqrt
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tests)
+    def const(x):
+        return x
+
+SEG_DIR = const(0)
+SEG_STEPS = const(1)
+
+MODE_IDLE = const(0)
+MODE_MOVE = const(1)
+MODE_TRACK = const(2)
+
+MAX_N = const(256)
+
+
+class Planner:
+    def __init__(self, max_speed, accel, chunk_s=0.002, tol_s=0.000002):
+        self.set_limits(max_speed, accel)
+        self.chunk_s = chunk_s      # aim for segments about this long when cruising
+        self.tol_s = tol_s          # allowed deviation of a step from the ideal profile
+        self.pos = 0                # integer position (steps emitted so far)
+        self.v = 0.0                # speed at the current crossing (>= 0), 0 at rest
+        self.s = 0                  # direction of motion: +1 / -1, 0 at rest
+        self.at_rest = True
+        self.mode = MODE_IDLE
+        self.target = 0
+        self.tgt_v = 0.0            # track mode: target velocity (steps/s)
+        self.tgt_x = 0.0            # track mode: target position (steps)
+        self.track_gain = 25.0      # 1/s: speed per step of error near the target
+        self.track_tau = 0.01       # s: how fast the speed error is closed
+        self._pending = None        # DIR segment due after a turnaround
+        self._ph = [0.0] * 6        # current plan: (acc, length) x 3 phases
+
+    def set_limits(self, max_speed, accel):
+        self.vmax = float(max_speed)
+        self.a = float(accel)
+
+    # ---- goals -----------------------------------------------------------------------
+    def move_to(self, target):
+        """Go to an integer position, time-optimally, and rest there."""
+        self.mode = MODE_MOVE
+        self.target = int(target)
+
+    def track(self, x, v):
+        """Follow a target now at x (steps) moving at v (steps/s)."""
+        self.mode = MODE_TRACK
+        self.tgt_x = float(x)
+        self.tgt_v = float(v)
+
+    def stop(self):
+        """Brake at `accel` and rest on the first integer position reachable."""
+        if self.at_rest:
+            self.mode = MODE_IDLE
+            return
+        x = self.pos + 0.5 * self.s + self.s * self.v * self.v / (2 * self.a)
+        self.mode = MODE_MOVE
+        self.target = _ceil(x) if self.s > 0 else _floor(x)
+
+    def idle(self):
+        """At rest with nothing left to do."""
+        if not self.at_rest or self._pending is not None:
+            return False
+        if self.mode == MODE_MOVE:
+            return self.target == self.pos
+        if self.mode == MODE_TRACK:
+            return False
+        return True
+
+    def velocity(self):
+        return self.v * self.s
+
+    # ---- planning ----------------------------------------------------------------------
+    def _plan_move(self, u, d):
+        """Time-optimal plan from speed u (along the motion) with d steps to go:
+        phases (acc, length) in self._ph. Brake-to-turnaround when d <= 0 or too close."""
+        a, vm = self.a, self.vmax
+        ph = self._ph
+        b = u * u / (2 * a)
+        ph[0] = ph[1] = ph[2] = ph[3] = ph[4] = ph[5] = 0.0
+        if d <= 1e-9 or b > d + 1e-6:
+            ph[0] = -a
+            ph[1] = b                       # brake to zero: turnaround
+            return
+        up2 = (u * u + 2 * a * d) / 2       # peak speed squared of accel-then-brake
+        if up2 <= vm * vm:
+            ph[0] = a
+            ph[1] = (up2 - u * u) / (2 * a)
+            if ph[1] < 0:
+                ph[1] = 0.0
+            ph[4] = -a
+            ph[5] = d - ph[1]
+        else:
+            ph[0] = a
+            ph[1] = (vm * vm - u * u) / (2 * a)
+            if ph[1] < 0:
+                ph[1] = 0.0
+            ph[2] = 0.0
+            ph[3] = d - ph[1] - (vm * vm) / (2 * a)
+            if ph[3] < 0:
+                ph[3] = 0.0
+            ph[4] = -a
+            ph[5] = d - ph[1] - ph[3]
+
+    def _plan_track(self, u):
+        a, s = self.a, self.s
+        x = self.pos + 0.5 * s if not self.at_rest else float(self.pos)
+        e = self.tgt_x - x
+        ae = e if e >= 0 else -e
+        lin = self.track_gain * ae
+        corr = sqrt(a * ae)                  # fastest speed that can still stop on target
+        if lin < corr:
+            corr = lin
+        vdes = self.tgt_v + (corr if e >= 0 else -corr)
+        if vdes > self.vmax:
+            vdes = self.vmax
+        elif vdes < -self.vmax:
+            vdes = -self.vmax
+        want = (vdes - u * s) / self.track_tau
+        if want > a:
+            want = a
+        elif want < -a:
+            want = -a
+        acc = want * s if s else want        # along the motion
+        ph = self._ph
+        ph[0] = acc
+        ph[1] = u * 0.004 + 0.5              # re-evaluate after ~4 ms of travel
+        if acc > 0:
+            room = (self.vmax * self.vmax - u * u) / (2 * acc)
+            if room < ph[1]:
+                ph[1] = room if room > 0 else 0.0
+        ph[2] = 0.0
+        ph[3] = 1e9 if acc >= 0 else 0.0      # then hold the speed reached
+        ph[4] = 0.0
+        ph[5] = 0.0
+        if acc < 0:
+            ph[1] = u * u / (2 * -acc) if u > 0 else 0.0   # (turnaround if followed)
+
+    def _walk(self, u, dist):
+        """(time, speed) after travelling `dist` steps along the current plan from speed u."""
+        ph = self._ph
+        t = 0.0
+        i = 0
+        while i < 6 and dist > 1e-12:
+            acc = ph[i]
+            ln = ph[i + 1]
+            i += 2
+            if ln <= 0:
+                continue
+            step = dist if dist < ln else ln
+            t += _travel_time(u, acc, step)
+            v2 = u * u + 2 * acc * step
+            u = sqrt(v2) if v2 > 0 else 0.0
+            dist -= step
+        if dist > 1e-12 and u > 0:
+            t += dist / u
+        return t, u
+
+    # ---- segment generation -------------------------------------------------------------
+    def next_segment(self):
+        """The next segment, or None when the goal is reached (at rest)."""
+        if self._pending is not None:
+            seg = self._pending
+            self._pending = None
+            return seg
+        if self.at_rest:
+            return self._start()
+        u, s = self.v, self.s
+        x = self.pos + 0.5 * s               # the crossing we are at (exact half-integer)
+        if self.mode == MODE_MOVE:
+            rem = (self.target - x) * s      # +-0.5, 1.5, ... steps to the target
+            self._plan_move(u, rem)
+        elif self.mode == MODE_TRACK:
+            rem = -1.0
+            self._plan_track(u)
+        else:
+            rem = -1.0
+            self._plan_move(u, 0.0)         # no goal: brake
+        ph = self._ph
+        if ph[0] < 0 and ph[2] == 0 and ph[3] == 0 and ph[5] == 0 and ph[1] < 1.0 - 1e-9:
+            if not (self.mode == MODE_MOVE and rem > 0 and abs(ph[1] - rem) < 1e-6):
+                return self._turn(-ph[0])
+        n = self._choose_n()
+        if self.mode == MODE_MOVE and rem > 0 and ph[1] + ph[3] + ph[5] >= rem - 1e-6:
+            left = int(rem + 0.5 + 1e-6)     # steps left including this one
+            if n >= left:
+                t, _ = self._walk(u, rem)
+                self.pos += left * s
+                self.v = 0.0
+                self.s = 0
+                self.at_rest = True
+                return (SEG_STEPS, left, t)
+        t, v = self._walk(u, float(n))
+        if v <= 0:
+            # braking runs out inside this segment: make it end in a turnaround
+            return self._turn(-ph[0] if ph[0] < 0 else self.a)
+        self.v = v if v < self.vmax else self.vmax
+        self.pos += n * s
+        return (SEG_STEPS, n, t)
+
+    def _start(self):
+        if self.mode == MODE_MOVE:
+            d = self.target - self.pos
+            if d == 0:
+                self.mode = MODE_IDLE
+                return None
+            s = 1 if d > 0 else -1
+            self._plan_move(0.0, float(d * s))
+        elif self.mode == MODE_TRACK:
+            e = self.tgt_x - self.pos
+            if -1.0 < e < 1.0 and -self.a * 0.005 < self.tgt_v < self.a * 0.005:
+                return None                  # within a step and the target is still
+            s = 1 if (e + self.tgt_v * 0.02) > 0 else -1
+            self.s = s
+            self._plan_track(0.0)
+            if self._ph[0] <= 0:
+                self.s = 0
+                return None
+        else:
+            return None
+        t, u = self._walk(0.0, 0.5)          # from rest to the first crossing
+        self.at_rest = False
+        self.s = s
+        self.v = u
+        return (SEG_DIR, 1 if s > 0 else 0, t)
+
+    def _turn(self, a):
+        """Braking ends before the next crossing: take this step, stop, come back to
+        this crossing moving the other way (symmetric: same time out and back)."""
+        u = self.v
+        t = u / a if a > 0 else 0.0
+        self.pos += self.s
+        self.s = -self.s
+        self._pending = (SEG_DIR, 1 if self.s > 0 else 0, t)
+        if u <= 0:
+            self.at_rest = True
+            self.s = 0
+        return (SEG_STEPS, 1, t)
+
+    def _choose_n(self):
+        """Steps in the next segment: as many as keep every step within tol_s of the
+        ideal profile (a segment spaces its steps evenly; under acceleration A over a
+        segment of duration D the worst deviation is about A D^2 / (8 u)), and no more
+        than chunk_s of travel."""
+        u = self.v
+        n = int(u * self.chunk_s)
+        ph = self._ph
+        amax = 0.0
+        for i in (0, 2, 4):
+            if ph[i + 1] > 0:
+                m = ph[i] if ph[i] > 0 else -ph[i]
+                if m > amax:
+                    amax = m
+        if amax > 0:
+            lim = int(u * sqrt(8.0 * u * self.tol_s / amax))
+            if lim < n:
+                n = lim
+        if n < 1:
+            n = 1
+        if n > MAX_N:
+            n = MAX_N
+        return n
+
+
+def _travel_time(u, acc, dist):
+    """Time to cover `dist` steps from speed u under constant acceleration acc."""
+    disc = u * u + 2 * acc * dist
+    if disc < 0:
+        disc = 0.0
+    den = u + sqrt(disc)
+    if den <= 0:
+        return sqrt(2 * dist / acc) if acc > 0 else 0.0
+    return 2 * dist / den
+
+
+def _floor(x):
+    i = int(x)
+    return i - 1 if i > x else i
+
+
+def _ceil(x):
+    i = int(x)
+    return i + 1 if i < x else i
+
+
+def optimal_time(d, vmax, a):
+    """Analytic time-optimal trapezoid duration for a d-step move from rest to rest."""
+    d = abs(d)
+    if d <= vmax * vmax / a:
+        return 2 * sqrt(d / a)
+    return d / vmax + vmax / a

@@ -1,0 +1,142 @@
+"""PIO step generator: STEP/DIR pulse trains timed by a PIO state machine, never by Python.
+
+Owns the PIO program, the 32-bit segment word format, the driver timing presets and the
+ENABLE line. The motion planner (planner.py) decides *what* to emit; this module turns
+its segments into FIFO words and keeps the FIFO topped up.
+
+FIFO word format (shift right, least significant bit first):
+
+    step word  bit 0 = 0 | bits 1..8  = n - 1 (1..256 steps) | bits 9..31 = L (low count)
+    dir  word  bit 0 = 1 | bit 1      = DIR level            | bits 2..31 = D (dwell count)
+
+Cycle accounting (1 cycle = 1 / SM clock, 8 ns at 125 MHz), H = ISR = high count:
+- step word: STEP rises 4 cycles after the word is pulled, then every P = H + L + 5 cycles;
+  STEP stays high H + 2 cycles; the word lasts 4 + n * P cycles.
+- dir word: DIR changes 3 cycles after the pull; the word lasts D + 7 cycles; the next
+  STEP rise comes at least D + 7 cycles after the DIR change (setup time).
+"""
+
+from micropython import const
+import rp2
+
+STEP_WORD_RISE = const(4)       # cycles from pull to first STEP rise
+STEP_OVERHEAD = const(5)        # P = H + L + STEP_OVERHEAD
+DIR_WORD_OVERHEAD = const(7)    # dir word lasts D + 7 cycles
+DIR_SETUP_OVERHEAD = const(7)   # DIR change to next STEP rise is at least D + 7 cycles
+HIGH_OVERHEAD = const(2)        # STEP high time = H + 2 cycles
+LOW_OVERHEAD = const(3)         # STEP low time within a word = L + 3 cycles
+MAX_STEPS_PER_WORD = const(256)
+FIFO_DEPTH = const(8)           # TX FIFO joined with RX
+MAX_L = const(0x7FFFFF)         # 23 bits
+MAX_D = const(0x3FFFFFFF)       # 30 bits
+
+
+@rp2.asm_pio(sideset_init=rp2.PIO.OUT_LOW, out_init=rp2.PIO.OUT_LOW,
+             out_shiftdir=rp2.PIO.SHIFT_RIGHT, autopull=False,
+             fifo_join=rp2.PIO.JOIN_TX)
+def step_program():
+    # type: ignore  # the PIO assembler DSL is not Python the checker understands
+    wrap_target()                       # noqa: F821
+    label("top")                        #                               # noqa: F821
+    pull(block)             .side(0)    # 0  OSR <- next word           # noqa: F821
+    out(x, 1)               .side(0)    # 1  x = word kind              # noqa: F821
+    jmp(not_x, "steps")     .side(0)    # 2                             # noqa: F821
+    out(pins, 1)            .side(0)    # 3  dir word: DIR <- bit 1     # noqa: F821
+    mov(x, osr)             .side(0)    # 4  x = dwell count D          # noqa: F821
+    label("dwell")                      #                               # noqa: F821
+    jmp(x_dec, "dwell")     .side(0)    # 5  D + 1 cycles               # noqa: F821
+    jmp("top")              .side(0)    # 6                             # noqa: F821
+    label("steps")                      #                               # noqa: F821
+    out(y, 8)               .side(0)    # 7  y = n - 1; OSR = L         # noqa: F821
+    label("step")                       #                               # noqa: F821
+    mov(x, isr)             .side(1)    # 8  STEP high; x = H           # noqa: F821
+    label("high")                       #                               # noqa: F821
+    jmp(x_dec, "high")      .side(1)    # 9  H + 1 cycles               # noqa: F821
+    mov(x, osr)             .side(0)    # 10 STEP low; x = L            # noqa: F821
+    label("low")                        #                               # noqa: F821
+    jmp(x_dec, "low")       .side(0)    # 11 L + 1 cycles               # noqa: F821
+    jmp(y_dec, "step")      .side(0)    # 12 next step of this word     # noqa: F821
+    wrap()                              #                               # noqa: F821
+
+
+def step_word(n, low):
+    """n steps (1..256) with low count `low`: period = H + low + 5 cycles."""
+    return ((n - 1) << 1) | (low << 9)
+
+
+def dir_word(level, dwell):
+    """Set DIR to `level`, then wait dwell + 7 cycles in total."""
+    return 1 | (level << 1) | (dwell << 2)
+
+
+# Driver presets: (min STEP high ns, min STEP low ns, DIR setup ns, wake from sleep us).
+# Numbers from the datasheets (hardware-facts.md); the DRV8825 uses the field-safe 4 us
+# pulse (a DRV8825-family part skipped steps at 2.2 us, none at >= 4 us), not the bare 1.9 us.
+DRIVERS = {
+    "a4988": (1000, 1000, 200, 1000),
+    "drv8825": (4000, 4000, 650, 1700),
+    "tmc2209": (100, 100, 20, 0),
+}
+
+
+class Timing:
+    """Driver timing turned into PIO cycle counts for one SM clock."""
+
+    def __init__(self, freq, high_ns, low_ns, setup_ns):
+        self.freq = freq
+        self.high_cycles = max(HIGH_OVERHEAD, _ns_to_cycles(high_ns, freq))
+        self.low_cycles = max(LOW_OVERHEAD, _ns_to_cycles(low_ns, freq))
+        self.setup_cycles = max(DIR_SETUP_OVERHEAD, _ns_to_cycles(setup_ns, freq))
+        self.h = self.high_cycles - HIGH_OVERHEAD              # value loaded into ISR
+        self.min_low = self.low_cycles - LOW_OVERHEAD          # smallest L
+        self.min_period = self.h + self.min_low + STEP_OVERHEAD
+        self.max_period = self.h + MAX_L + STEP_OVERHEAD
+        self.min_dwell = self.setup_cycles - DIR_SETUP_OVERHEAD
+
+    def max_rate(self):
+        return self.freq // self.min_period
+
+
+def _ns_to_cycles(ns, freq):
+    # round up: a pulse may be longer than asked, never shorter
+    return (ns * (freq // 1000000) + 999) // 1000
+
+
+class StepGen:
+    """Owns one PIO state machine running `step_program` and the driver ENABLE pin."""
+
+    def __init__(self, sm_id, step_pin, dir_pin, en_pin, en_active, freq, timing):
+        self.timing = timing
+        self.freq = freq
+        self._en = en_pin
+        self._en_active = en_active
+        self.enabled = False
+        self._en.value(1 - en_active)
+        self.sm = rp2.StateMachine(sm_id, step_program, freq=freq,
+                                   sideset_base=step_pin, out_base=dir_pin)
+        self.load_timing(timing)
+        self.sm.active(1)
+
+    def load_timing(self, timing):
+        """Load the STEP high count into ISR (the program reads it for every pulse)."""
+        self.timing = timing
+        was = self.sm.active()
+        self.sm.active(0)
+        self.sm.put(timing.h)
+        self.sm.exec("pull()")
+        self.sm.exec("mov(isr, osr)")
+        self.sm.active(was)
+
+    def enable(self, on):
+        self._en.value(self._en_active if on else 1 - self._en_active)
+        self.enabled = bool(on)
+
+    def room(self):
+        """FIFO words that can be pushed now without blocking."""
+        return FIFO_DEPTH - self.sm.tx_fifo()
+
+    def push(self, word):
+        self.sm.put(word)
+
+    def queued(self):
+        return self.sm.tx_fifo()

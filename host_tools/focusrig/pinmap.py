@@ -1,0 +1,122 @@
+"""The pin map: hardware/pinmap.json is the single source of truth for every GPIO.
+
+`python -m focusrig.pinmap --write` regenerates firmware/pins.py from it;
+`--check` exits 1 when the generated file is out of date (run by `make test`).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from . import FIRMWARE_DIR, HARDWARE_DIR
+
+PINMAP_PATH = os.path.join(HARDWARE_DIR, "pinmap.json")
+PINS_PY_PATH = os.path.join(FIRMWARE_DIR, "pins.py")
+
+
+def load(path=PINMAP_PATH):
+    with open(path) as f:
+        pm = json.load(f)
+    validate(pm)
+    return pm
+
+
+def validate(pm):
+    """Raise ValueError on a pin map no board could have."""
+    used = {}
+    for group in ("inputs", "outputs"):
+        for name, p in pm[group].items():
+            g = p["gpio"]
+            if not (0 <= g <= 29):
+                raise ValueError(f"{name}: GP{g} is not an RP2040 GPIO")
+            if p["active"] not in ("low", "high"):
+                raise ValueError(f"{name}: active must be 'low' or 'high'")
+            if g in used:
+                raise ValueError(f"{name}: GP{g} already used by {used[g]}")
+            used[g] = name
+    for name, u in pm["uart"].items():
+        for k in ("tx", "rx"):
+            g = u[k]
+            if g in used:
+                raise ValueError(f"uart {name}.{k}: GP{g} already used by {used[g]}")
+            used[g] = f"{name}.{k}"
+    out = pm["outputs"]
+    if out["dir"]["gpio"] != out["step"]["gpio"] + 1:
+        # not required by the PIO program (side-set and out pins are set independently),
+        # but it keeps the two driver wires next to each other on the header
+        raise ValueError("dir must be the GPIO right after step")
+    return pm
+
+
+def signals(pm):
+    """{name: (gpio, active_level)} for every input and output."""
+    s = {}
+    for group in ("inputs", "outputs"):
+        for name, p in pm[group].items():
+            s[name] = (p["gpio"], 1 if p["active"] == "high" else 0)
+    return s
+
+
+def render_pins_py(pm):
+    lines = [
+        '"""GPIO assignments. GENERATED from hardware/pinmap.json by `make pins`: do not edit.',
+        "",
+        "ACTIVE_* is the electrical level that means pressed / asserted.",
+        '"""',
+        "",
+        "from micropython import const",
+        "",
+    ]
+    for group in ("inputs", "outputs"):
+        lines.append(f"# {group}")
+        for name, p in pm[group].items():
+            up = name.upper()
+            lines.append(f"{up} = const({p['gpio']})  # {p['desc']}")
+            lines.append(f"ACTIVE_{up} = const({1 if p['active'] == 'high' else 0})")
+        lines.append("")
+    lines.append("# UARTs")
+    for name, u in pm["uart"].items():
+        up = name.upper()
+        lines.append(f"{up}_UART = const({u['id']})")
+        lines.append(f"{up}_TX = const({u['tx']})")
+        lines.append(f"{up}_RX = const({u['rx']})")
+        lines.append(f"{up}_BAUD = const({u['baud']})")
+    lines.append("")
+    lines.append("# every input, in the order the input handler numbers them")
+    lines.append("INPUT_NAMES = (" + ", ".join(repr(n) for n in pm["inputs"]) + ",)")
+    lines.append("INPUT_GPIOS = (" + ", ".join(str(p["gpio"]) for p in pm["inputs"].values()) + ",)")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m focusrig.pinmap", description=__doc__)
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--write", action="store_true", help="regenerate firmware/pins.py")
+    g.add_argument("--check", action="store_true", help="fail if firmware/pins.py is stale")
+    a = ap.parse_args(argv)
+    try:
+        text = render_pins_py(load())
+    except (OSError, ValueError, KeyError) as e:
+        print(f"focusrig: bad pin map {PINMAP_PATH}: {e}", file=sys.stderr)
+        return 2
+    if a.write:
+        with open(PINS_PY_PATH, "w") as f:
+            f.write(text)
+        print(f"wrote {PINS_PY_PATH}")
+        return 0
+    try:
+        with open(PINS_PY_PATH) as f:
+            cur = f.read()
+    except OSError:
+        cur = ""
+    if cur != text:
+        print("firmware/pins.py differs from hardware/pinmap.json: run `make pins`", file=sys.stderr)
+        return 1
+    print("firmware/pins.py matches hardware/pinmap.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

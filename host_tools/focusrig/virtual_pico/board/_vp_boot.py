@@ -1,0 +1,166 @@
+"""Virtual Pico power-on: read the board setup, wire the simulated devices, install the
+virtual-time hook into asyncio, then run the flash folder's boot.py and main.py exactly as
+the board's firmware would. Usage (the host's runner does this):
+
+    micropython [-i] _vp_boot.py SETUP.json
+
+SETUP.json is written by focusrig.virtual_pico.runner (mode, duration, pin map, contact
+edges, subject distance, LiDAR, lens/driver model, timed serial commands, trace path).
+"""
+
+import gc
+import json
+import os
+import sys
+
+import micropython
+from _vp_kernel import K, SIG_LENS_POS
+import _vp_devices as dev
+
+micropython.alloc_emergency_exception_buf(200)
+
+BOARD = None
+
+
+def _install_asyncio_hook():
+    import asyncio.core as core
+    orig = core.IOQueue.wait_io_event
+
+    def wait_io_event(self, dt):
+        if K.probing:
+            m0 = gc.mem_alloc()
+            K.idle(dt)
+            K.sim_alloc += gc.mem_alloc() - m0
+        else:
+            K.idle(dt)
+        orig(self, 0)
+
+    core.IOQueue.wait_io_event = wait_io_event
+
+
+class Board:
+    def __init__(self, setup):
+        self.setup = setup
+        self.pins = setup["pins"]           # name -> [gpio, active level]
+        K.seed(setup.get("seed", 0))
+        K.irq_latency_ns = int(setup.get("irq_latency_us", 20) * 1000)
+        K.irq_jitter_ns = int(setup.get("irq_jitter_us", 5) * 1000)
+        K.us_start = setup.get("ticks_start_us", 0) & ((1 << 30) - 1)
+        K.ms_start = setup.get("ticks_ms_start", 0)
+        end_ms = setup.get("end_ms", -1)
+        K.end_ns = int(end_ms * 1000000) if end_ms >= 0 else -1
+        self.trace = None
+        if setup.get("trace"):
+            self.trace = dev.TraceWriter(setup["trace"])
+            K.trace_fn = self.trace.record
+        # every input floats high through the firmware's pull-ups unless a contact drives it
+        for name, (gpio, active) in self.pins.items():
+            if name in setup.get("inputs", ()):
+                K.gpio_ext[gpio] = 1 - active
+        self.contacts = dev.Contacts(setup.get("edges", []))
+        self.subject = dev.Subject(setup.get("subject", [[0, 0]]))
+        lid = setup.get("lidar", {})
+        self.lidar = dev.TFLuna(self.subject, lid.get("rate_hz", 100), lid.get("first_ms", 3),
+                                lid.get("noise_cm", 0), lid.get("amp", 1200))
+        K.uart_devices[setup.get("lidar_uart", 0)] = self.lidar
+        lens = setup.get("lens", {})
+        p = self.pins
+        home = p.get("home", [-1, 0])
+        self.lens = dev.Lens(p["step"][0], p["dir"][0], p["motor_en"][0], p["motor_en"][1],
+                             lens.get("min_high_ns", 1000), lens.get("min_low_ns", 1000),
+                             lens.get("setup_ns", 200), lens.get("wake_ns", 0),
+                             home[0] if lens.get("home_pos") is not None else -1,
+                             lens.get("home_pos"), home[1], lens.get("start_pos", 0))
+        self.serial = dev.SerialScript(setup.get("serial", []))
+        probe = setup.get("alloc_probe")
+        if probe:
+            K.at(int(probe[0] * 1000000), _probe_start)
+            K.at(int(probe[1] * 1000000), _probe_end)
+        K.on_end.append(self.finish)
+
+    def finish(self):
+        K.sync()
+        stats = {
+            "t_ns": K.now,
+            "irqs": K.irq_count,
+            "irq_alloc_errors": K.irq_alloc_errors,
+            "lens_pos": self.lens.pos,
+            "steps": self.lens.steps,
+            "driver_faults": self.lens.faults,
+            "shortest_high_ns": self.lens.shortest_high_ns,
+            "shortest_setup_ns": self.lens.shortest_setup_ns,
+            "lidar_frames": self.lidar.frames,
+            "sim_mem_alloc": K.sim_mem,
+            "alloc_probe": K.probe_result,
+            "trace_dropped": self.trace.dropped if self.trace else 0,
+        }
+        if self.trace:
+            self.trace.record(K.now, SIG_LENS_POS, self.lens.pos)
+            self.trace.close()
+        path = self.setup.get("stats")
+        if path:
+            with open(path, "w") as f:
+                json.dump(stats, f)
+
+
+def _probe_start(_):
+    gc.collect()
+    gc.disable()
+    K.probing = True
+    K.sim_alloc = 0
+    K.probe_t0 = K.now
+    K.probe_a0 = gc.mem_alloc()
+
+
+def _probe_end(_):
+    total = gc.mem_alloc() - K.probe_a0
+    K.probing = False
+    gc.enable()
+    secs = (K.now - K.probe_t0) / 1e9
+    K.probe_result = {"seconds": secs, "total_bytes": total, "sim_bytes": K.sim_alloc,
+                      "firmware_bytes": total - K.sim_alloc,
+                      "firmware_bytes_per_s": (total - K.sim_alloc) / secs if secs else 0}
+
+
+def _run_file(name):
+    try:
+        os.stat(name)
+    except OSError:
+        return False
+    with open(name) as f:
+        src = f.read()
+    g = {"__name__": "__main__", "__file__": name}
+    exec(compile(src, name, "exec"), g)
+    return True
+
+
+def main():
+    global BOARD
+    setup_path = sys.argv[1] if len(sys.argv) > 1 else "vpico_setup.json"
+    with open(setup_path) as f:
+        setup = json.load(f)
+    flash = setup.get("flash")
+    if flash:
+        os.chdir(flash)
+    _install_asyncio_hook()
+    BOARD = Board(setup)
+    if setup.get("mode") == "paced":
+        K.start_paced()
+    gc.collect()
+    K.sim_mem = gc.mem_alloc()
+    try:
+        _run_file("boot.py")
+        _run_file("main.py")
+    except SystemExit:
+        pass
+    except KeyboardInterrupt:
+        if setup.get("mode") != "paced":
+            raise
+    if K.on_end and setup.get("mode") != "paced":
+        try:
+            K.finish()
+        except SystemExit:
+            pass
+
+
+main()

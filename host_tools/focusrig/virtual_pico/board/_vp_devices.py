@@ -1,0 +1,254 @@
+"""Simulated devices around the virtual Pico: button contacts (a stimulus schedule),
+the TF-Luna LiDAR on a UART, the stepper driver + lens (with its home switch), and the
+trace writer that records every pin change for the host's VCD.
+"""
+
+import struct
+
+from _vp_kernel import K, SIG_LENS_POS, SIG_DRIVER_FAULT
+
+TRACE_REC = "<qHi"          # t_ns, signal, value
+TRACE_REC_SIZE = 14
+
+
+class TraceWriter:
+    """Binary trace records into a preallocated buffer; flushed outside IRQs."""
+
+    def __init__(self, path, records=4096):
+        self._f = open(path, "wb")
+        self._buf = bytearray(records * TRACE_REC_SIZE)
+        self._cap = records
+        self._n = 0
+        self.dropped = 0
+
+    def record(self, t_ns, sig, value):
+        if self._n >= self._cap:
+            if K.in_irq:
+                self.dropped += 1
+                return
+            self.flush()
+        struct.pack_into(TRACE_REC, self._buf, self._n * TRACE_REC_SIZE, t_ns, sig, value)
+        self._n += 1
+        if self._n >= (self._cap >> 1) and not K.in_irq:
+            self.flush()
+
+    def flush(self):
+        if self._n:
+            self._f.write(memoryview(self._buf)[: self._n * TRACE_REC_SIZE])
+            self._n = 0
+
+    def close(self):
+        self.flush()
+        self._f.close()
+
+
+class Contacts:
+    """Plays a schedule of input edges [[t_ns, gpio, level], ...] onto the input pins."""
+
+    def __init__(self, edges):
+        self._edges = edges
+        self._i = 0
+        if edges:
+            K.at(edges[0][0], self._next)
+
+    def _next(self, _):
+        edges = self._edges
+        while self._i < len(edges) and edges[self._i][0] <= K.now:
+            _, gpio, level = edges[self._i]
+            K.drive_input(gpio, level)
+            self._i += 1
+        if self._i < len(edges):
+            K.at(edges[self._i][0], self._next)
+
+
+class Subject:
+    """Subject distance in mm, piecewise linear over [[t_ms, mm], ...]; 0 = no return."""
+
+    def __init__(self, points):
+        self._p = [(int(t * 1000000), float(d)) for t, d in points] or [(0, 0.0)]
+
+    def mm(self, t_ns):
+        p = self._p
+        if t_ns <= p[0][0]:
+            return p[0][1]
+        for i in range(1, len(p)):
+            t1, d1 = p[i]
+            if t_ns <= t1:
+                t0, d0 = p[i - 1]
+                if d0 == 0 or d1 == 0:
+                    return d0 if t_ns < t1 else d1     # no return: no interpolation
+                return d0 + (d1 - d0) * (t_ns - t0) / (t1 - t0)
+        return p[-1][1]
+
+
+class TFLuna:
+    """Benewake TF-Luna on a UART: a 9-byte frame every 1/rate s, distance in cm.
+
+    Frame: 0x59 0x59 Dist_L Dist_H Amp_L Amp_H Temp_L Temp_H Checksum (sum of the first
+    eight bytes, low 8 bits). No return: distance 0, amplitude 0. Bytes arrive one by one
+    at the line rate. The reading is the average of the last frame period, modelled as the
+    subject distance half a period before the frame.
+    """
+
+    def __init__(self, subject, rate_hz=100, first_ms=3, noise_cm=0, amp=1200):
+        self.subject = subject
+        self.period_ns = 1000000000 // rate_hz
+        self.noise_cm = noise_cm
+        self.amp = amp
+        self.uart = None
+        self.frames = 0
+        self._frame = bytearray(9)
+        self._byte_ns = 0
+        K.at(first_ms * 1000000, self._tick)
+
+    def attach(self, uart):
+        self.uart = uart
+        self._byte_ns = 10 * 1000000000 // uart.baudrate    # 8N1: 10 bits a byte
+
+    def receive(self, data):
+        pass  # configuration commands (0x5A ...) are accepted and ignored
+
+    def _tick(self, _):
+        K.at(K.now + self.period_ns, self._tick)
+        if self.uart is None:
+            return
+        mm = self.subject.mm(K.now - self.period_ns // 2)
+        f = self._frame
+        if mm <= 0:
+            dist, amp = 0, 0
+        else:
+            dist = int(mm / 10 + 0.5)
+            if self.noise_cm:
+                dist += K.rand(2 * self.noise_cm + 1) - self.noise_cm
+            amp = self.amp
+        f[0] = 0x59
+        f[1] = 0x59
+        f[2] = dist & 0xFF
+        f[3] = dist >> 8
+        f[4] = amp & 0xFF
+        f[5] = amp >> 8
+        temp = 40 * 8 + 256 * 8   # 40 C as the sensor encodes it (/8 - 256)
+        f[6] = temp & 0xFF
+        f[7] = (temp >> 8) & 0xFF
+        f[8] = sum(f[0:8]) & 0xFF
+        self.frames += 1
+        for i in range(9):
+            K.at(K.now + (i + 1) * self._byte_ns, self._byte, f[i])
+
+    def _byte(self, b):
+        if self.uart is not None:
+            self.uart._rx_byte(b)
+            K.wake = True
+
+
+class Lens:
+    """Stepper driver + motor + lens focus ring. Counts a step on every STEP rising edge
+    while the driver is enabled and awake; records timing violations of the driver's
+    minimum STEP high/low and DIR setup; drives the home switch at `home_pos`."""
+
+    def __init__(self, step, dir_, en, en_active, min_high_ns, min_low_ns, setup_ns,
+                 wake_ns=0, home_gpio=-1, home_pos=None, home_active=0, start_pos=0):
+        self.pos = start_pos
+        self.steps = 0
+        self.faults = 0
+        self._step, self._dir, self._en = step, dir_, en
+        self._en_active = en_active
+        self.min_high_ns, self.min_low_ns, self.setup_ns = min_high_ns, min_low_ns, setup_ns
+        self.wake_ns = wake_ns
+        self._t_rise = -1
+        self._t_fall = -1
+        self._t_dir = -1
+        self._t_en = -1
+        self._dir_level = 0
+        self.enabled = False
+        self.shortest_high_ns = -1
+        self.shortest_setup_ns = -1
+        self.home_gpio = home_gpio
+        self.home_pos = home_pos
+        self.home_active = home_active
+        K.watch(step, self._on_step)
+        K.watch(dir_, self._on_dir)
+        K.watch(en, self._on_en)
+        if K.trace_fn:
+            K.trace_fn(0, SIG_LENS_POS, self.pos)
+        if home_gpio >= 0:
+            self._update_home(0)
+
+    def _fault(self, t_ns):
+        self.faults += 1
+        if K.trace_fn:
+            K.trace_fn(t_ns, SIG_DRIVER_FAULT, self.faults)
+
+    def _on_en(self, gpio, level, t_ns):
+        self.enabled = level == self._en_active
+        if self.enabled:
+            self._t_en = t_ns
+        return False
+
+    def _on_dir(self, gpio, level, t_ns):
+        self._dir_level = level
+        self._t_dir = t_ns
+        return False
+
+    def _on_step(self, gpio, level, t_ns):
+        if not level:
+            self._t_fall = t_ns
+            if self._t_rise >= 0:
+                hi = t_ns - self._t_rise
+                if self.shortest_high_ns < 0 or hi < self.shortest_high_ns:
+                    self.shortest_high_ns = hi
+                if hi < self.min_high_ns:
+                    self._fault(t_ns)
+            return False
+        self._t_rise = t_ns
+        if not self.enabled or t_ns - self._t_en < self.wake_ns:
+            self._fault(t_ns)          # a step the driver does not take
+            return False
+        if self._t_fall >= 0 and t_ns - self._t_fall < self.min_low_ns:
+            self._fault(t_ns)
+        if self._t_dir >= 0:
+            su = t_ns - self._t_dir
+            if self.shortest_setup_ns < 0 or su < self.shortest_setup_ns:
+                if self._t_dir > 0:
+                    self.shortest_setup_ns = su
+            if su < self.setup_ns:
+                self._fault(t_ns)
+        self.pos += 1 if self._dir_level else -1
+        self.steps += 1
+        if K.trace_fn:
+            K.trace_fn(t_ns, SIG_LENS_POS, self.pos)
+        if self.home_gpio >= 0:
+            return self._update_home(t_ns)
+        return False
+
+    def _update_home(self, t_ns):
+        closed = self.home_pos is not None and self.pos <= self.home_pos
+        level = self.home_active if closed else 1 - self.home_active
+        if K.gpio_ext.get(self.home_gpio) != level:
+            K.drive_input(self.home_gpio, level, t_ns)
+            return True
+        return False
+
+
+class SerialScript:
+    """Timed serial commands for a scenario run ([[t_ns, line], ...]).
+
+    The firmware reads the real stdin; at each command's time the kernel asks the host
+    (a marker line on stderr) to write the line and waits until it is readable, so the
+    command arrives at the same virtual time on every run.
+    """
+
+    def __init__(self, cmds):
+        self._cmds = cmds
+        for i, (t, _) in enumerate(cmds):
+            K.at(t, self._send, i)
+
+    def _send(self, i):
+        import sys
+        import select
+        sys.stderr.write("\x1eSEND %d\n" % i)
+        p = select.poll()
+        p.register(sys.stdin, select.POLLIN)
+        if not p.poll(10000):
+            sys.stderr.write("virtual-pico: host did not deliver serial command %d\n" % i)
+        K.wake = True

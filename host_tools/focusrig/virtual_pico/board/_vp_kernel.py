@@ -1,0 +1,343 @@
+"""Virtual Pico kernel: the virtual clock, the event queue and the simulated GPIO bank.
+
+Runs inside the MicroPython unix port, next to the unmodified firmware. Owns:
+- virtual time (integer nanoseconds since power-on) and how `time.ticks_*` derive from it;
+- a time-ordered queue of hardware events (button edges, UART bytes, timer expiries);
+- GPIO levels: what outside devices drive onto inputs, what the firmware or a PIO state
+  machine drives onto outputs, and the trace record of every change;
+- hard/soft IRQ dispatch with a modelled entry latency, hard handlers under heap_lock();
+- idling: advancing time while the firmware waits (asyncio or time.sleep).
+
+Other board modules (machine.py, rp2.py, _vp_devices.py) talk to the single instance `K`.
+This file is MicroPython code; it also imports on CPython for unit tests.
+"""
+
+import sys
+
+try:
+    import micropython
+except ImportError:  # CPython unit tests
+    micropython = None
+
+try:
+    from heapq import heappush, heappop
+except ImportError:
+    from _vp_heapq import heappush, heappop  # type: ignore
+
+MASK30 = (1 << 30) - 1
+NS_PER_US = 1000
+NS_PER_MS = 1000000
+
+# trace signal ids above the GPIO range
+SIG_LENS_POS = 64
+SIG_SUBJECT_MM = 65
+SIG_EXPOSURE = 66
+SIG_DRIVER_FAULT = 67
+
+
+class IrqLine:
+    """One pin's interrupt configuration and pending state."""
+
+    def __init__(self, handler, trigger, hard, owner):
+        self.handler = handler
+        self.trigger = trigger
+        self.hard = hard
+        self.owner = owner      # the machine.Pin passed to the handler
+        self.pending = False
+        self.flags = 0          # triggers latched since last dispatch
+        self.cur_flags = 0      # what flags() returns inside the handler
+
+
+class Kernel:
+    def __init__(self):
+        self.now = 0                    # virtual ns since power-on
+        self.us_start = 0               # ticks_us() value at power-on
+        self.ms_start = 0               # ticks_ms() value at power-on
+        self.end_ns = -1                # stop the run here (-1: never)
+        self.paced = False              # True: follow the wall clock (emulate)
+        self._q = []                    # heap of [t_ns, seq, fn, arg]
+        self._seq = 0
+        self.gpio_ext = {}              # gpio -> level driven from outside (buttons, switch)
+        self.gpio_out = {}              # gpio -> level driven by firmware / PIO
+        self.gpio_is_out = {}           # gpio -> True when configured as output
+        self.gpio_pull = {}             # gpio -> 1 pull-up, 0 pull-down, None
+        self.irqs = {}                  # gpio -> IrqLine
+        self.irq_latency_ns = 22000     # hard IRQ entry latency (~20-25 us measured on a Pico)
+        self.irq_jitter_ns = 3000       # uniform extra 0..jitter, from a seeded LCG
+        self.soft_latency_ns = 100000   # scheduled (soft) callback latency
+        self._lcg = 12345
+        self.sms = []                   # active PIO state machines (engines with run_until)
+        self.pin_watchers = {}          # gpio -> list of fn(gpio, level, t_ns) -> bool(stop)
+        self.wake = False               # set when something the firmware may wait on happened
+        self.trace_fn = None            # fn(t_ns, sig, value) or None
+        self.in_irq = False
+        self.irq_count = 0
+        self.irq_alloc_errors = 0
+        self.idle_hooks = []            # fn(kernel) called while idling (paced mode I/O)
+        self.on_end = []                # fn() called once when the run ends
+        self.uarts = {}                 # id -> machine.UART
+        self.uart_devices = {}          # id -> simulated device (attach/receive)
+        self.watchdogs = []
+        self.probing = False            # allocation probe window (see _vp_boot)
+        self.sim_alloc = 0
+        self.sim_mem = 0
+        self.probe_result = None
+
+    # ---- clock ------------------------------------------------------------------------
+    def seed(self, s):
+        self._lcg = (s * 2654435761 + 1) & 0x7FFFFFFF
+
+    def rand(self, n):
+        """Deterministic pseudo-random int in [0, n)."""
+        self._lcg = (self._lcg * 1103515245 + 12345) & 0x7FFFFFFF
+        return (self._lcg >> 8) % n if n > 0 else 0
+
+    def ticks_us(self):
+        return (self.us_start + self.now // NS_PER_US) & MASK30
+
+    def ticks_ms(self):
+        return (self.ms_start + self.now // NS_PER_MS) & MASK30
+
+    # ---- events -----------------------------------------------------------------------
+    def at(self, t_ns, fn, arg=None):
+        """Schedule fn(arg) at virtual time t_ns (never earlier than now)."""
+        if t_ns < self.now:
+            t_ns = self.now
+        self._seq += 1
+        heappush(self._q, [t_ns, self._seq, fn, arg])
+
+    def next_event_ns(self):
+        return self._q[0][0] if self._q else -1
+
+    def _run_sms(self, t_ns):
+        """Run every active state machine up to t_ns; returns the time actually reached
+        (earlier when a state machine produced a change someone asked to stop on)."""
+        for sm in self.sms:
+            r = sm.run_until(t_ns)
+            if r < t_ns:
+                t_ns = r
+        return t_ns
+
+    def advance_to(self, target):
+        """Process every event up to and including `target`, then set now = target.
+        Returns early (with now < target) when an IRQ ran or a device woke the firmware."""
+        self.wake = False
+        while True:
+            tq = self._q[0][0] if self._q else target + 1
+            t = tq if tq <= target else target
+            if self.end_ns >= 0 and t > self.end_ns:
+                t = self.end_ns
+            t = self._run_sms(t)
+            if self.paced and t > self.now:
+                real = self.real_ns()
+                if t > real:
+                    self._real_sleep_us((t - real) // NS_PER_US)
+            if t > self.now:
+                self.now = t
+            if self.end_ns >= 0 and self.now >= self.end_ns:
+                self.finish()
+            if self._q and self._q[0][0] <= self.now:
+                ev = heappop(self._q)
+                ev[2](ev[3])
+                if self.wake:
+                    return False
+                continue
+            if self.now >= target:
+                return True
+            if self.wake:
+                return False
+
+    def idle(self, dt_ms):
+        """The firmware has nothing to do for dt_ms milliseconds (-1: until an event).
+        Called from asyncio's IOQueue.wait_io_event and machine.idle(). Returns when the
+        time is up or something happened that the firmware may be waiting for."""
+        if dt_ms < 0:
+            target = 1 << 62
+        else:
+            # asyncio counts in whole ticks_ms: wake exactly on the millisecond boundary
+            target = (self.now // NS_PER_MS + dt_ms) * NS_PER_MS
+            if target < self.now:
+                target = self.now
+        if self.paced:
+            return self._idle_paced(target)
+        if target == self.now:
+            return self.advance_to(target)
+        return self.advance_to(target)
+
+    def _idle_paced(self, target):
+        """Emulate mode: virtual time follows the wall clock; stdin and the idle hooks
+        (control channel) are polled while waiting."""
+        while True:
+            real = self.real_ns()
+            nxt = self._q[0][0] if self._q else target
+            until = nxt if nxt < target else target
+            if until > real:
+                wait_ms = (until - real + NS_PER_MS - 1) // NS_PER_MS
+                if wait_ms > 20:
+                    wait_ms = 20
+                if self._wait_real(wait_ms):
+                    self.advance_to(max(self.now, min(self.real_ns(), target)))
+                    return False
+                for h in self.idle_hooks:
+                    h(self)
+            step_to = min(self.real_ns(), target)
+            if step_to < self.now:
+                step_to = self.now
+            if not self.advance_to(step_to):
+                return False
+            if self.now >= target:
+                return True
+
+    def real_ns(self):
+        return self._real_ticks_ns() - self._real_t0 + self._real_base
+
+    def _wait_real(self, ms):
+        """Wait up to ms of wall time for stdin input; True when input is waiting."""
+        return bool(self._poller.poll(ms))
+
+    def start_paced(self):
+        import select
+        import time as shim   # the board's time module keeps the wall-clock functions
+        self._real_ticks_ns = shim._real_time_ns
+        self._real_sleep_us = shim._real_sleep_us
+        self._real_t0 = shim._real_time_ns()
+        self._real_base = self.now
+        self._poller = select.poll()
+        self._poller.register(sys.stdin, select.POLLIN)
+        self.paced = True
+
+    def sync(self):
+        """Bring state machines up to `now` before the firmware looks at hardware."""
+        if self.sms:
+            self._run_sms(self.now)
+
+    def sleep_ns(self, dt):
+        """Busy/blocking sleep: time passes, IRQs run, the caller does not wake early."""
+        target = self.now + dt
+        while not self.advance_to(target):
+            pass
+
+    def finish(self):
+        hooks = self.on_end
+        self.on_end = []
+        for fn in hooks:
+            fn()
+        raise SystemExit(0)
+
+    # ---- GPIO -------------------------------------------------------------------------
+    def level(self, gpio):
+        """The level a read of `gpio` sees now."""
+        if self.gpio_is_out.get(gpio):
+            return self.gpio_out.get(gpio, 0)
+        ext = self.gpio_ext.get(gpio)
+        if ext is not None:
+            return ext
+        pull = self.gpio_pull.get(gpio)
+        return 1 if pull == 1 else 0
+
+    def drive_output(self, gpio, level, t_ns=-1):
+        """Firmware or PIO drives an output pin. Returns True when a watcher asks the
+        caller (a state machine) to stop and let the kernel catch up."""
+        if t_ns < 0:
+            t_ns = self.now
+        old = self.gpio_out.get(gpio, -1)
+        self.gpio_out[gpio] = level
+        if old == level:
+            return False
+        if self.trace_fn:
+            self.trace_fn(t_ns, gpio, level)
+        stop = False
+        ws = self.pin_watchers.get(gpio)
+        if ws:
+            for w in ws:
+                if w(gpio, level, t_ns):
+                    stop = True
+        return stop
+
+    def drive_input(self, gpio, level, t_ns=-1):
+        """An outside device (button contact, switch) drives an input pin, now or at
+        t_ns (a device reacting to a state machine that ran ahead of `now`)."""
+        if t_ns < 0:
+            t_ns = self.now
+        prev = self.level(gpio)
+        self.gpio_ext[gpio] = level
+        if self.trace_fn:
+            self.trace_fn(t_ns, gpio, level)
+        cur = self.level(gpio)
+        if cur != prev:
+            self._edge(gpio, cur, t_ns)
+
+    def watch(self, gpio, fn):
+        self.pin_watchers.setdefault(gpio, []).append(fn)
+
+    # ---- interrupts -------------------------------------------------------------------
+    def set_irq(self, gpio, handler, trigger, hard, owner):
+        if handler is None:
+            self.irqs.pop(gpio, None)
+            return None
+        line = IrqLine(handler, trigger, hard, owner)
+        self.irqs[gpio] = line
+        return line
+
+    def _edge(self, gpio, level, t_ns):
+        line = self.irqs.get(gpio)
+        if line is None:
+            return
+        flag = 8 if level else 4   # machine.Pin.IRQ_RISING = 8, IRQ_FALLING = 4 (rp2)
+        if not (line.trigger & flag):
+            return
+        line.flags |= flag
+        if line.pending:
+            return                 # coalesced into the IRQ already on its way
+        line.pending = True
+        if line.hard:
+            lat = self.irq_latency_ns + self.rand(self.irq_jitter_ns + 1)
+        else:
+            lat = self.soft_latency_ns
+        self.at(t_ns + lat, self._dispatch, line)
+
+    def _dispatch(self, line):
+        line.pending = False
+        line.cur_flags = line.flags
+        line.flags = 0
+        self.run_handler(line.handler, line.owner, line.hard)
+
+    def run_handler(self, handler, arg, hard):
+        """Run an interrupt handler the way the board would (hard: heap locked)."""
+        self.sync()
+        self.irq_count += 1
+        self.in_irq = True
+        err = None
+        if hard and micropython is not None:
+            micropython.heap_lock()
+            try:
+                handler(arg)
+            except MemoryError:
+                err = 1
+            except Exception as e:  # noqa: BLE001 - reported after unlock
+                err = e
+            micropython.heap_unlock()
+        else:
+            try:
+                handler(arg)
+            except Exception as e:  # noqa: BLE001
+                err = e
+        self.in_irq = False
+        self.wake = True
+        if err is not None:
+            self.irq_failed(err, hard)
+
+    def irq_failed(self, err, hard):
+        if err == 1:
+            self.irq_alloc_errors += 1
+            msg = "virtual-pico: hard IRQ handler allocated heap memory (MemoryError: heap is locked)"
+        else:
+            msg = "virtual-pico: IRQ handler raised " + repr(err)
+        sys.stderr.write(msg + "\n")
+        # An exception in an IRQ handler disables nothing on the board but is a firmware
+        # bug; the virtual Pico stops the run so tests see it.
+        self.end_ns = self.now
+        self.finish()
+
+
+K = Kernel()

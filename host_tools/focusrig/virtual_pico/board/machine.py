@@ -1,0 +1,284 @@
+"""`machine` on the virtual Pico: Pin (with IRQs), UART, Timer, WDT and friends, on the
+virtual GPIO bank and clock of `_vp_kernel`. Only what an RP2040 MicroPython port offers,
+with its constant values, so firmware written against the stubs runs unchanged.
+"""
+
+from _vp_kernel import K
+
+_sys_path = None
+import sys  # noqa: E402
+
+_saved = sys.path[:]
+sys.path.clear()
+from machine import mem8, mem16, mem32, Signal  # noqa: F401,E402  (built-in helpers)
+sys.path.extend(_saved)
+del _saved
+
+_FREQ = 125000000
+
+
+def freq(hz=None):
+    global _FREQ
+    if hz is None:
+        return _FREQ
+    _FREQ = hz
+
+
+def unique_id():
+    return b"\xe6\x61\x38\x52\x0f\x1c\x2d\x29"
+
+
+def reset():
+    raise SystemExit(0)
+
+
+def soft_reset():
+    raise SystemExit(0)
+
+
+def reset_cause():
+    return 1  # PWRON_RESET
+
+
+PWRON_RESET = 1
+WDT_RESET = 3
+
+
+def idle():
+    K.idle(1)
+
+
+def lightsleep(ms=None):
+    K.sleep_ns((ms or 0) * 1000000)
+
+
+def deepsleep(ms=None):
+    raise SystemExit(0)
+
+
+def disable_irq():
+    return 0
+
+
+def enable_irq(state=0):
+    pass
+
+
+def time_pulse_us(pin, level, timeout_us=1000000):
+    return -1
+
+
+class _PinIrq:
+    def __init__(self, line):
+        self._line = line
+
+    def flags(self):
+        return self._line.cur_flags if self._line else 0
+
+    def trigger(self):
+        return self._line.trigger if self._line else 0
+
+
+class Pin:
+    IN = 0
+    OUT = 1
+    OPEN_DRAIN = 2
+    ALT = 3
+    PULL_UP = 1
+    PULL_DOWN = 2
+    IRQ_LOW_LEVEL = 1
+    IRQ_HIGH_LEVEL = 2
+    IRQ_FALLING = 4
+    IRQ_RISING = 8
+
+    def __init__(self, id, mode=-1, pull=-1, *, value=None, alt=-1):
+        if isinstance(id, str):
+            id = 25 if id == "LED" else int(id.lstrip("GP"))
+        if not (0 <= id <= 29):
+            raise ValueError("invalid pin")
+        self._id = id
+        self._irq = None
+        self.init(mode, pull, value=value)
+
+    def init(self, mode=-1, pull=-1, *, value=None, alt=-1):
+        g = self._id
+        if value is not None:
+            K.gpio_out[g] = 1 if value else 0   # latch before switching to output
+        if mode in (Pin.OUT, Pin.OPEN_DRAIN):
+            K.gpio_is_out[g] = True
+            K.drive_output(g, K.gpio_out.get(g, 0))
+        elif mode == Pin.IN:
+            K.gpio_is_out[g] = False
+        if pull != -1:
+            K.gpio_pull[g] = 1 if pull == Pin.PULL_UP else (0 if pull == Pin.PULL_DOWN else None)
+
+    def value(self, v=None):
+        if v is None:
+            return K.level(self._id)
+        v = 1 if v else 0
+        if K.gpio_is_out.get(self._id):
+            K.drive_output(self._id, v)
+        else:
+            K.gpio_out[self._id] = v
+        return None
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def high(self):
+        self.value(1)
+
+    def low(self):
+        self.value(0)
+
+    def toggle(self):
+        self.value(1 - K.gpio_out.get(self._id, 0))
+
+    def irq(self, handler=None, trigger=IRQ_FALLING | IRQ_RISING, hard=False):
+        if handler is None and self._irq is not None and trigger == (Pin.IRQ_FALLING | Pin.IRQ_RISING):
+            return self._irq
+        line = K.set_irq(self._id, handler, trigger, hard, self)
+        self._irq = _PinIrq(line)
+        return self._irq
+
+    def __repr__(self):
+        return "Pin(GPIO%d)" % self._id
+
+
+class UART:
+    """UART with a simulated device attached by the board setup (K.uart_devices[id])."""
+
+    INV_TX = 1
+    INV_RX = 2
+    RTS = 1
+    CTS = 2
+
+    def __init__(self, id, baudrate=115200, bits=8, parity=None, stop=1, **kw):
+        self._id = id
+        self._rx = bytearray(kw.get("rxbuf", 256))
+        self._head = 0
+        self._n = 0
+        self.overruns = 0
+        self.init(baudrate, bits, parity, stop, **kw)
+        K.uarts[id] = self
+        dev = K.uart_devices.get(id)
+        if dev is not None:
+            dev.attach(self)
+
+    def init(self, baudrate=115200, bits=8, parity=None, stop=1, **kw):
+        self.baudrate = baudrate
+
+    def deinit(self):
+        K.uarts.pop(self._id, None)
+
+    # device side -------------------------------------------------------------
+    def _rx_byte(self, b):
+        if self._n >= len(self._rx):
+            self.overruns += 1
+            return
+        self._rx[(self._head + self._n) % len(self._rx)] = b
+        self._n += 1
+
+    # firmware side -----------------------------------------------------------
+    def any(self):
+        K.sync()
+        return self._n
+
+    def read(self, n=-1):
+        if self._n == 0:
+            return None
+        if n < 0 or n > self._n:
+            n = self._n
+        out = bytearray(n)
+        self.readinto(out, n)
+        return bytes(out)
+
+    def readinto(self, buf, nbytes=-1):
+        n = len(buf) if nbytes < 0 else nbytes
+        if n > self._n:
+            n = self._n
+        size = len(self._rx)
+        for i in range(n):
+            buf[i] = self._rx[self._head]
+            self._head = (self._head + 1) % size
+        self._n -= n
+        return n if n else None
+
+    def write(self, buf):
+        dev = K.uart_devices.get(self._id)
+        if dev is not None:
+            dev.receive(bytes(buf))
+        return len(buf)
+
+    def flush(self):
+        pass
+
+    def txdone(self):
+        return True
+
+
+class Timer:
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=-1, **kw):
+        self._gen = 0
+        if kw:
+            self.init(**kw)
+
+    def init(self, *, mode=PERIODIC, period=-1, freq=-1, tick_hz=1000, callback=None, hard=False):
+        self.deinit()
+        if freq > 0:
+            self._period_ns = int(1000000000 // freq)
+        else:
+            self._period_ns = int(period * 1000000000 // tick_hz)
+        self._mode = mode
+        self._cb = callback
+        self._hard = hard
+        K.at(K.now + self._period_ns, self._fire, self._gen)
+
+    def _fire(self, gen):
+        if gen != self._gen or self._cb is None:
+            return
+        if self._mode == Timer.PERIODIC:
+            K.at(K.now + self._period_ns, self._fire, gen)
+        else:
+            self._gen += 1
+        if self._hard:
+            K.run_handler(self._cb, self, True)
+        else:
+            K.at(K.now + K.soft_latency_ns, self._soft, gen)
+
+    def _soft(self, gen):
+        if self._cb is not None:
+            K.run_handler(self._cb, self, False)
+
+    def deinit(self):
+        self._gen += 1
+        self._cb = None
+
+
+class WDT:
+    def __init__(self, id=0, timeout=5000):
+        self._timeout_ns = timeout * 1000000
+        self._last = K.now
+        K.watchdogs.append(self)
+
+    def feed(self):
+        self._last = K.now
+
+
+class ADC:
+    CORE_TEMP = 4
+
+    def __init__(self, pin):
+        self._pin = pin
+
+    def read_u16(self):
+        return 0

@@ -1,0 +1,55 @@
+"""`time` on the virtual Pico: the built-in module, with the clock replaced by virtual time.
+
+ticks_us/ticks_ms/ticks_cpu read the kernel's virtual clock (wrapping at 2**30 like the
+board); sleep_* advance it, running interrupts on the way. ticks_diff/ticks_add are the
+built-in ones (same 2**30 period).
+"""
+
+import sys
+
+_saved = sys.path[:]
+sys.path.clear()
+from time import *  # noqa: F401,F403  (the built-in time module)
+from time import ticks_diff, ticks_add, localtime, gmtime  # noqa: F401
+from time import time_ns as _real_time_ns, sleep_us as _real_sleep_us  # wall clock (emulate)
+sys.path.extend(_saved)
+del _saved
+
+from _vp_kernel import K  # noqa: E402
+
+_EPOCH_S = 1767225600  # 2026-01-01T00:00:00Z: the board's RTC after the host set it
+
+
+def ticks_us():
+    return K.ticks_us()
+
+
+def ticks_ms():
+    return K.ticks_ms()
+
+
+def ticks_cpu():
+    return K.ticks_us()
+
+
+def sleep_us(us):
+    if us > 0:
+        K.sleep_ns(int(us) * 1000)
+
+
+def sleep_ms(ms):
+    if ms > 0:
+        K.sleep_ns(int(ms) * 1000000)
+
+
+def sleep(s):
+    if s > 0:
+        K.sleep_ns(int(s * 1000000000))
+
+
+def time():
+    return _EPOCH_S + K.now // 1000000000
+
+
+def time_ns():
+    return _EPOCH_S * 1000000000 + K.now
