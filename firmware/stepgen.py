@@ -13,7 +13,7 @@ Cycle accounting (1 cycle = 1 / SM clock, 8 ns at 125 MHz), H = ISR = high count
 - step word: STEP rises 4 cycles after the word is pulled, then every P = H + L + 5 cycles;
   STEP stays high H + 2 cycles; the word lasts 4 + n * P cycles.
 - dir word: DIR changes 3 cycles after the pull; the word lasts D + 7 cycles; the next
-  STEP rise comes at least D + 7 cycles after the DIR change (setup time).
+  STEP rise comes at least D + 8 cycles after the DIR change (setup time).
 """
 
 from micropython import const
@@ -22,7 +22,7 @@ import rp2
 STEP_WORD_RISE = const(4)       # cycles from pull to first STEP rise
 STEP_OVERHEAD = const(5)        # P = H + L + STEP_OVERHEAD
 DIR_WORD_OVERHEAD = const(7)    # dir word lasts D + 7 cycles
-DIR_SETUP_OVERHEAD = const(7)   # DIR change to next STEP rise is at least D + 7 cycles
+DIR_SETUP_OVERHEAD = const(8)   # DIR change to next STEP rise is at least D + 8 cycles
 HIGH_OVERHEAD = const(2)        # STEP high time = H + 2 cycles
 LOW_OVERHEAD = const(3)         # STEP low time within a word = L + 3 cycles
 MAX_STEPS_PER_WORD = const(256)

@@ -24,11 +24,13 @@ from the consumable rows of the BOM, which carry no designator.
 
 import argparse
 import csv
+import html
 import json
 import os
 import shutil
 import sys
 import tempfile
+import textwrap
 
 from . import HARDWARE_DIR
 from . import pinmap as pinmap_mod
@@ -85,6 +87,17 @@ SWITCH_COLORS = {"shutter_half": "YE", "shutter_full": "OG", "af_on": "GN",
 OUTPUT_ROLES = {"cam_focus", "cam_shutter", "step", "dir", "motor_en", "led"}
 
 
+def _t(s):
+    """Text for WireViz, which pastes it into Graphviz HTML labels unescaped."""
+    s = str(s).replace("->", "\u2192").replace(">=", "\u2265").replace("<=", "\u2264")
+    return html.escape(s, quote=False)
+
+
+def _wrap(s, width=58):
+    """Notes wrapped to lines (WireViz turns newlines into line breaks)."""
+    return "\n".join(textwrap.wrap(_t(s), width, break_on_hyphens=False))
+
+
 def _driver_pins(left, right):
     return [(i + 1, n) for i, n in enumerate(left + right)]
 
@@ -95,6 +108,7 @@ def _driver_pins(left, right):
 DRIVERS = {
     "a4988": {
         "title": "A4988 carrier (Pololu #1182 style)",
+        "pn": "Pololu 1182",
         "pins": _driver_pins(["ENABLE", "MS1", "MS2", "MS3", "RESET", "SLEEP", "STEP", "DIR"],
                              ["VMOT", "GND", "2B", "2A", "1A", "1B", "VDD", "GND"]),
         "logic_vdd": 15, "logic_gnd": 16, "vmot": 9, "vmot_gnd": 10,
@@ -111,6 +125,7 @@ DRIVERS = {
     },
     "drv8825": {
         "title": "DRV8825 carrier (Pololu #2133 style)",
+        "pn": "Pololu 2133",
         "pins": _driver_pins(["EN", "M0", "M1", "M2", "RST", "SLP", "STEP", "DIR"],
                              ["VMOT", "GND MOT", "B2", "B1", "A1", "A2", "FAULT",
                               "GND LOGIC"]),
@@ -128,6 +143,7 @@ DRIVERS = {
     },
     "tmc2209": {
         "title": "TMC2209 StepStick (standalone STEP/DIR, VREF current)",
+        "pn": "BIGTREETECH TMC2209 V1.3",
         "pins": _driver_pins(["EN", "MS1", "MS2", "PDN_UART", "NC", "CLK", "STEP", "DIR"],
                              ["VM", "GND", "B2", "B1", "A1", "A2", "VIO", "GND"]),
         "logic_vdd": 15, "logic_gnd": 16, "vmot": 9, "vmot_gnd": 10,
@@ -150,6 +166,7 @@ DEFAULT_DRIVER = "a4988"
 # Trigger board jack convention (Canon E3): tip = shutter, ring = focus, sleeve = ground.
 CAMERAS = {
     "canon_e3": {
+        "pn": "2.5 mm stereo plug, or an RS-60E3 clone cable",
         "title": "Canon E3 (2.5 mm stereo jack: Rebel/xxxD, many Pentax)",
         "type": "2.5 mm TRS plug", "subtype": "Canon E3",
         "pins": [("T", "shutter"), ("R", "focus"), ("S", "ground")],
@@ -160,6 +177,7 @@ CAMERAS = {
                  "2.5 mm male-male stereo cable is P1 + P2 in one.",
     },
     "canon_n3": {
+        "pn": "RS-80N3 clone, cut",
         "title": "Canon N3 (xxD, 5D, 1D series)",
         "type": "Canon N3 plug", "subtype": "from an RS-80N3 clone",
         "pins": [("focus", "focus"), ("shutter", "shutter"), ("GND", "ground")],
@@ -171,6 +189,7 @@ CAMERAS = {
                  "with a meter: camera on, each signal contact reads ~3.3 V to ground.",
     },
     "nikon_mc_dc2": {
+        "pn": "MC-DC2 clone, cut",
         "title": "Nikon MC-DC2 socket (D90, D3x00/D5x00, D7x00, Z50/Z5/Z6/Z7 ...)",
         "type": "Nikon MC-DC2 plug", "subtype": "from an MC-DC2 clone cable",
         "pins": [("GND", "ground"), ("HALF", "half press (focus)"),
@@ -182,6 +201,7 @@ CAMERAS = {
                  "between sources: identify the three wires of the clone cable with a meter.",
     },
     "nikon_10pin": {
+        "pn": "MC-30 clone, cut",
         "title": "Nikon 10-pin round (D200-D850, D3-D6, D500)",
         "type": "Nikon 10-pin plug", "subtype": "from an MC-30 clone",
         "pins": [(4, "shutter release (full)"), (6, "signal ground"),
@@ -194,6 +214,7 @@ CAMERAS = {
                  "functions, other numbering convention. Check with a meter.",
     },
     "sony_multi": {
+        "pn": "RM-VPR1 clone, cut",
         "title": "Sony Multi / Micro USB terminal (a6x00, a7 series, RX)",
         "type": "Sony Multi plug", "subtype": "from a Multi-terminal remote clone",
         "pins": [("M6", "XAE_LOCK_SW (half press)"), ("M7", "XSHUT_SW (full press)"),
@@ -207,6 +228,7 @@ CAMERAS = {
                  "lines (UNCONFIRMED that it is needed).",
     },
     "sony_2p5mm": {
+        "pn": "2.5 mm stereo plug",
         "title": "Sony 2.5 mm remote jack",
         "type": "2.5 mm TRS plug", "subtype": "Sony",
         "pins": [("T", "shutter (assumed)"), ("R", "focus (assumed)"),
@@ -274,23 +296,23 @@ class Harness:
         self._pico = {}
 
     # parts
-    def part(self, ref, type_, subtype, pins, notes=None, loops=None):
+    def part(self, ref, type_, subtype, pins, notes=None, loops=None, pn=None):
         if ref not in self.refs:
             raise ValueError(f"{self.name}: {ref} is not in hardware/bom.csv")
         if ref in self.connectors:
             return ref
-        c = {"type": type_}
+        c: dict = {"type": _t(type_)}
         if subtype:
-            c["subtype"] = subtype
+            c["subtype"] = _t(subtype)
         c["pins"] = [p for p, _ in pins]
-        c["pinlabels"] = [str(lbl) for _, lbl in pins]
-        pn = self.refs[ref]["example_part_number"]
+        c["pinlabels"] = [_t(lbl) for _, lbl in pins]
+        pn = pn or self.refs[ref]["example_part_number"]
         if pn:
-            c["pn"] = pn
+            c["pn"] = _t(pn)
         if loops:
             c["loops"] = loops
         if notes:
-            c["notes"] = notes
+            c["notes"] = _wrap(notes)
         self.connectors[ref] = c
         return ref
 
@@ -326,6 +348,15 @@ class Harness:
         else:
             self.sets.append([a[0], [a[1]], cable, b[0], [n], [b[1]]])
 
+    def link(self, a, b):
+        """A direct connection (component lead, solder bridge): no cable."""
+        last = self.sets[-1] if self.sets else None
+        if last and last[0] == a[0] and last[2] == "--" and last[3] == b[0]:
+            last[1].append(a[1])
+            last[5].append(b[1])
+        else:
+            self.sets.append([a[0], [a[1]], "--", b[0], None, [b[1]]])
+
     def to_dict(self):
         conns = {}
         if self._pico:
@@ -333,26 +364,27 @@ class Harness:
             conns["U1"] = {
                 "type": "Raspberry Pi Pico",
                 "subtype": "header pin: GPIO / signal",
-                "pn": self.refs["U1"]["example_part_number"],
+                "pn": _t(self.refs["U1"]["example_part_number"]),
                 "pins": pins,
-                "pinlabels": [self._pico[p] for p in pins],
-                "notes": "Pin numbers are the Pico's physical header pins (1-40).",
+                "pinlabels": [_t(self._pico[p]) for p in pins],
+                "notes": _wrap("Pin numbers are the Pico's physical header pins (1-40).", 40),
             }
         conns.update(self.connectors)
         cables = {}
         for name, c in self.cables.items():
             d = {"wirecount": len(c["wires"]),
                  "colors": [col for col, _ in c["wires"]],
-                 "wirelabels": [lbl for _, lbl in c["wires"]]}
+                 "wirelabels": [_t(lbl) for _, lbl in c["wires"]]}
             if c["gauge"]:
                 d["gauge"] = c["gauge"]
             d["category"] = "bundle"
             if c["notes"]:
-                d["notes"] = c["notes"]
+                d["notes"] = _wrap(c["notes"], 40)
             cables[name] = d
-        connections = [[{a: ap}, {cab: wn}, {b: bp}] for a, ap, cab, b, wn, bp in self.sets]
+        connections = [[{a: ap}, cab, {b: bp}] if wn is None else [{a: ap}, {cab: wn}, {b: bp}]
+                       for a, ap, cab, b, wn, bp in self.sets]
         return {
-            "metadata": {"title": self.title, "description": self.description},
+            "metadata": {"title": _t(self.title), "description": _wrap(self.description, 90)},
             "options": {"fontname": "DejaVu Sans", "bgcolor": "WH",
                         "color_mode": "SHORT"},
             "connectors": conns,
@@ -391,12 +423,15 @@ def add_buttons(h, pm):
         h.wire(cab, "BK", h.pico(PICO_GND[1], "GND"), (ref, com), "GND")
 
 
-def add_driver(h, pm, variant):
+def add_driver(h, pm, variant, full=True):
+    """Pico to driver U2, ENABLE pull-up R1, motor M1; with full=True also the motor supply
+    J1 and the decoupling C1-C3 (left out of the overview diagram)."""
     d = DRIVERS[variant]
     out = pm["outputs"]
     labels = dict(d["pins"])
     h.part("U2", d["title"], f"VMOT {d['vmot_range']}", d["pins"],
-           f"{d['notes']} CURRENT LIMIT: {d['current']}", loops=d["loops"] or None)
+           f"{d['notes']} CURRENT LIMIT: {d['current']}", loops=d["loops"] or None,
+           pn=d["pn"])
     cab = h.cable("W_logic", notes="STEP/DIR/EN + GND, keep < 30 cm")
     h.wire(cab, "VT", h.gpio(out["step"]["gpio"], "step"), ("U2", d["step"]), "STEP")
     h.wire(cab, "GY", h.gpio(out["dir"]["gpio"], "dir"), ("U2", d["dir"]), "DIR")
@@ -411,16 +446,17 @@ def add_driver(h, pm, variant):
         h.wire(cab, "RD", v33, ("U2", p), labels[p])
     # ENABLE pull-up: keeps the driver off while the RP2040 is in reset
     h.two_pin("R1", "Resistor", "10 k", ("3V3", "ENABLE"),
-              "ENABLE pull-up to 3V3: driver disabled until the firmware drives EN low")
-    h.wire(h.cable("W_r1a"), "RD", v33, ("R1", 1), "3V3")
-    h.wire(h.cable("W_r1b"), "WH", ("R1", 2), ("U2", d["enable"]), "ENABLE")
-    if d["logic_vdd"]:
+              "ENABLE pull-up to 3V3, soldered at the driver socket: driver disabled "
+              "until the firmware drives EN low")
+    h.wire(cab, "RD", v33, ("R1", 1), "3V3 (pull-up)")
+    h.link(("R1", 2), ("U2", d["enable"]))
+    if full and d["logic_vdd"]:
         h.two_pin("C3", "Capacitor, ceramic", "100 nF", ("+", "-"),
                   "at the driver's logic supply pin")
-        cab = h.cable("W_c3", notes="capacitor leads, as short as possible")
-        h.wire(cab, "RD", ("C3", 1), ("U2", d["logic_vdd"]), labels[d["logic_vdd"]])
-        h.wire(cab, "BK", ("C3", 2), ("U2", d["logic_gnd"]), "GND")
-    add_motor_supply(h, d)
+        h.link(("C3", 1), ("U2", d["logic_vdd"]))
+        h.link(("C3", 2), ("U2", d["logic_gnd"]))
+    if full:
+        add_motor_supply(h, d)
     h.part("M1", "Stepper motor", "bipolar, 1.8 deg/step",
            [(1, "A+"), (2, "A-"), (3, "B+"), (4, "B-")],
            "Find the coil pairs with a meter (a few ohm within a coil, open between "
@@ -440,16 +476,14 @@ def add_motor_supply(h, d):
     h.wire(cab, "RD", ("J1", 1), ("U2", d["vmot"]), "VMOT")
     h.wire(cab, "BK", ("J1", 2), ("U2", d["vmot_gnd"]), "GND (motor)")
     h.two_pin("C1", "Capacitor, electrolytic", "100 uF 35 V", ("+", "-"),
-              "Bulk decoupling right at VMOT/GND: absorbs the LC spike when the supply is "
-              "plugged in, which otherwise can exceed the driver's rating.")
-    cab = h.cable("W_c1", notes="capacitor leads, < 2 cm")
-    h.wire(cab, "RD", ("C1", 1), ("U2", d["vmot"]), "VMOT")
-    h.wire(cab, "BK", ("C1", 2), ("U2", d["vmot_gnd"]), "GND")
+              "Bulk decoupling right at VMOT/GND, leads < 2 cm: absorbs the LC spike when "
+              "the supply is plugged in, which otherwise can exceed the driver's rating.")
+    h.link(("C1", 1), ("U2", d["vmot"]))
+    h.link(("C1", 2), ("U2", d["vmot_gnd"]))
     h.two_pin("C2", "Capacitor, ceramic", "100 nF 50 V", ("1", "2"),
               "High-frequency decoupling, next to C1")
-    cab = h.cable("W_c2", notes="capacitor leads, < 2 cm")
-    h.wire(cab, "RD", ("C2", 1), ("U2", d["vmot"]), "VMOT")
-    h.wire(cab, "BK", ("C2", 2), ("U2", d["vmot_gnd"]), "GND")
+    h.link(("C2", 1), ("U2", d["vmot"]))
+    h.link(("C2", 2), ("U2", d["vmot_gnd"]))
 
 
 def add_power(h):
@@ -464,10 +498,10 @@ def add_power(h):
     cab = h.cable("W_in", notes="AWG 22")
     h.wire(cab, "RD", ("J1", 1), ("U3", 1), "+12V")
     h.wire(cab, "BK", ("J1", 2), ("U3", 2), "GND")
-    h.wire(h.cable("W_5v"), "OG", ("U3", 3), ("D1", 1), "+5V")
+    h.link(("U3", 3), ("D1", 1))
     cab = h.cable("W_vsys", notes="AWG 22")
     h.wire(cab, "OG", ("D1", 2), h.pico(PICO_VSYS, "VSYS"), "VSYS")
-    h.wire(h.cable("W_gnd"), "BK", ("U3", 4), h.pico(PICO_GND[6], "GND"), "GND")
+    h.wire(cab, "BK", ("U3", 4), h.pico(PICO_GND[6], "GND"), "GND")
 
 
 def add_lidar(h, pm):
@@ -487,6 +521,7 @@ def add_trigger_board(h, pm):
     h.part("J2", "2.5 mm stereo jack", "to camera cable",
            [("T", "shutter"), ("R", "focus"), ("S", "camera ground")],
            "Canon E3 convention. Camera side only: never connect S to the Pico GND.")
+    cab = h.cable("W_trig", notes="Pico to trigger board")
     for sig, rref, uref, jack in (("cam_focus", "R2", "U5", "R"),
                                   ("cam_shutter", "R3", "U6", "T")):
         h.two_pin(rref, "Resistor", "330 R", ("in", "out"),
@@ -494,14 +529,14 @@ def add_trigger_board(h, pm):
         h.part(uref, "Optocoupler PC817", sig,
                [(1, "anode"), (2, "cathode"), (3, "emitter"), (4, "collector")],
                "Collector to the camera signal (+), emitter to camera ground.")
-        h.wire(h.cable(f"W_{sig}"), "YE" if sig == "cam_focus" else "OG",
+        h.wire(cab, "YE" if sig == "cam_focus" else "OG",
                h.gpio(out[sig]["gpio"], sig), (rref, 1), sig)
-        h.wire(h.cable(f"W_{rref}"), "YE" if sig == "cam_focus" else "OG",
-               (rref, 2), (uref, 1), "LED anode")
-        h.wire(h.cable(f"W_{uref}k"), "BK", (uref, 2), h.pico(PICO_GND[3], "GND"), "LED cathode")
-        cab = h.cable(f"W_{uref}_cam", notes="camera side (isolated)")
-        h.wire(cab, "WH", (uref, 4), ("J2", jack), "collector")
-        h.wire(cab, "GY", (uref, 3), ("J2", "S"), "emitter")
+        h.link((rref, 2), (uref, 1))
+    h.wire(cab, "BK", h.pico(PICO_GND[3], "GND"), ("U5", 2), "GND (LED cathodes)")
+    h.link(("U6", 2), ("U5", 2))
+    for uref, jack in (("U5", "R"), ("U6", "T")):
+        h.link((uref, 4), ("J2", jack))
+        h.link((uref, 3), ("J2", "S"))
 
 
 def add_camera(h, cam):
@@ -509,7 +544,7 @@ def add_camera(h, cam):
     h.part("P1", "2.5 mm stereo plug", "into J2 (trigger board)",
            [("T", "shutter"), ("R", "focus"), ("S", "ground")])
     h.part("P2", c["type"], c["subtype"], c["pins"],
-           ("" if c["confirmed"] else "UNCONFIRMED. ") + c["notes"])
+           ("" if c["confirmed"] else "UNCONFIRMED. ") + c["notes"], pn=c["pn"])
     cab = h.cable("W_cam", notes="3-core, camera side of the isolation")
     m = c["map"]
     h.wire(cab, "RD", ("P1", "T"), ("P2", m["shutter"]), "shutter")
@@ -520,6 +555,9 @@ def add_camera(h, cam):
 def harnesses(pm, bom):
     """{name: WireViz dict} for every diagram."""
     pinmap_mod.validate(pm)
+    unknown = set(pm["outputs"]) - OUTPUT_ROLES
+    if unknown:
+        raise ValueError(f"outputs without wiring in focusrig/wiring.py: {sorted(unknown)}")
     refs = bom_refs(bom)
     hs = {}
 
@@ -532,7 +570,7 @@ def harnesses(pm, bom):
             "Overview generated from hardware/pinmap.json. Power, other drivers and the "
             "camera cables are in their own diagrams.")
     add_buttons(h, pm)
-    add_driver(h, pm, DEFAULT_DRIVER)
+    add_driver(h, pm, DEFAULT_DRIVER, full=False)
     add_lidar(h, pm)
     add_trigger_board(h, pm)
     add_buttons(new("buttons", "Pico to buttons and home switch",

@@ -17,14 +17,28 @@ import micropython
 from _vp_kernel import K, SIG_LENS_POS
 import _vp_devices as dev
 
-micropython.alloc_emergency_exception_buf(200)
 
 BOARD = None
 
 
 def _install_asyncio_hook():
+    """Replace asyncio's IOQueue.wait_io_event: advance virtual time instead of sleeping,
+    then dispatch what is ready. Readiness is checked directly (ThreadSafeFlag and Python
+    streams through their ioctl, real fds with one zero-timeout poll): the unix port's
+    select.poll waits in 1 ms wall-clock steps whenever a non-fd object is registered."""
+    import select
     import asyncio.core as core
-    orig = core.IOQueue.wait_io_event
+    POLLIN, POLLOUT = select.POLLIN, select.POLLOUT
+    fdpoll = select.poll()
+
+    def ready(s, want):
+        io = getattr(s, "ioctl", None)
+        if io is not None:
+            return io(3, want)          # MP_STREAM_POLL
+        fdpoll.register(s, want)
+        r = fdpoll.poll(0)
+        fdpoll.unregister(s)
+        return r[0][1] if r else 0
 
     def wait_io_event(self, dt):
         if K.probing:
@@ -33,7 +47,24 @@ def _install_asyncio_hook():
             K.sim_alloc += gc.mem_alloc() - m0
         else:
             K.idle(dt)
-        orig(self, 0)
+        for sm in list(self.map.values()):
+            s = sm[2]
+            want = (POLLIN if sm[0] is not None else 0) | (POLLOUT if sm[1] is not None else 0)
+            ev = ready(s, want)
+            if not ev:
+                continue
+            if ev & ~POLLOUT and sm[0] is not None:
+                core._task_queue.push(sm[0])
+                sm[0] = None
+            if ev & ~POLLIN and sm[1] is not None:
+                core._task_queue.push(sm[1])
+                sm[1] = None
+            if sm[0] is None and sm[1] is None:
+                self._dequeue(s)
+            elif sm[0] is None:
+                self.poller.modify(s, POLLOUT)
+            else:
+                self.poller.modify(s, POLLIN)
 
     core.IOQueue.wait_io_event = wait_io_event
 
@@ -46,7 +77,11 @@ class Board:
         K.irq_latency_ns = int(setup.get("irq_latency_us", 20) * 1000)
         K.irq_jitter_ns = int(setup.get("irq_jitter_us", 5) * 1000)
         K.us_start = setup.get("ticks_start_us", 0) & ((1 << 30) - 1)
-        K.ms_start = setup.get("ticks_ms_start", 0)
+        # asyncio's C TaskQueue stamps newly queued tasks with the *real* ticks_ms: keep
+        # the virtual ms clock 2**28 ms (~3 days) ahead of it, so such tasks always look
+        # due now (deterministic order) and never make the loop wait for the wall clock.
+        import time as _t
+        K.ms_start = (_t._real_ticks_ms() + (1 << 28)) & ((1 << 30) - 1)
         end_ms = setup.get("end_ms", -1)
         K.end_ns = int(end_ms * 1000000) if end_ms >= 0 else -1
         self.trace = None
@@ -146,6 +181,9 @@ def main():
     BOARD = Board(setup)
     if setup.get("mode") == "paced":
         K.start_paced()
+    import machine  # noqa: F401  (on a real Pico these live in ROM, not the heap)
+    import rp2  # noqa: F401
+    import asyncio  # noqa: F401  (frozen on the board)
     gc.collect()
     K.sim_mem = gc.mem_alloc()
     try:

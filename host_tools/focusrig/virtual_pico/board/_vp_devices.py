@@ -14,7 +14,7 @@ TRACE_REC_SIZE = 14
 class TraceWriter:
     """Binary trace records into a preallocated buffer; flushed outside IRQs."""
 
-    def __init__(self, path, records=4096):
+    def __init__(self, path, records=1024):
         self._f = open(path, "wb")
         self._buf = bytearray(records * TRACE_REC_SIZE)
         self._cap = records

@@ -12,6 +12,7 @@ sys.path.clear()
 from time import *  # noqa: F401,F403  (the built-in time module)
 from time import ticks_diff, ticks_add, localtime, gmtime  # noqa: F401
 from time import time_ns as _real_time_ns, sleep_us as _real_sleep_us  # wall clock (emulate)
+from time import ticks_ms as _real_ticks_ms  # asyncio's C task queue stamps with this
 sys.path.extend(_saved)
 del _saved
 

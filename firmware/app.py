@@ -1,0 +1,233 @@
+"""Application wiring: builds every part from pins.py and the config, drives the outputs
+inactive first, and runs the asyncio tasks: the service loop (woken by input IRQs and by
+its own deadlines), the serial command reader and the event writer.
+"""
+
+import asyncio
+import gc
+import sys
+import time
+from machine import Pin, UART
+import machine
+
+import pins
+import config
+import stepgen
+import inputs
+import lidar
+import lenscal
+import trigger
+import motion
+import focus
+import protocol
+import version
+
+S1 = 0
+S2 = 1
+AFON = 2
+JOG_NEAR = 3
+JOG_FAR = 4
+HOME = 5
+
+
+def driver_timing(cfg, freq):
+    """(Timing, wake_us) from the driver preset and any explicit overrides."""
+    hi, lo, setup, wake = stepgen.DRIVERS[cfg["driver"]]
+    if cfg["step_pulse_ns"]:
+        hi = cfg["step_pulse_ns"]
+    if cfg["step_low_ns"]:
+        lo = cfg["step_low_ns"]
+    if cfg["dir_setup_ns"]:
+        setup = cfg["dir_setup_ns"]
+    if cfg["enable_wake_us"] >= 0:
+        wake = cfg["enable_wake_us"]
+    return stepgen.Timing(freq, hi, lo, setup), wake
+
+
+class App:
+    def __init__(self):
+        # outputs inactive first, before anything else can go wrong
+        self.p_focus = Pin(pins.CAM_FOCUS, Pin.OUT, value=1 - pins.ACTIVE_CAM_FOCUS)
+        self.p_shutter = Pin(pins.CAM_SHUTTER, Pin.OUT, value=1 - pins.ACTIVE_CAM_SHUTTER)
+        self.p_en = Pin(pins.MOTOR_EN, Pin.OUT, value=1 - pins.ACTIVE_MOTOR_EN)
+        self.p_led = Pin(pins.LED, Pin.OUT, value=1 - pins.ACTIVE_LED)
+        self.clock = protocol.Clock()
+        self.out = protocol.Out(self.clock)
+        self.cfg, note = config.load()
+        self.boot_note = note
+        self.save_pending = False
+        self.freq = machine.freq()
+        timing, wake = driver_timing(self.cfg, self.freq)
+        self.wake_us = wake
+        self.gen = stepgen.StepGen(0, Pin(pins.STEP, Pin.OUT, value=0),
+                                   Pin(pins.DIR, Pin.OUT, value=0), self.p_en,
+                                   pins.ACTIVE_MOTOR_EN, self.freq, timing)
+        self.motion = motion.Motion(self.gen, self._motion_cfg(), self._motion_event)
+        self.trigger = trigger.Trigger(self.p_focus, self.p_shutter,
+                                       pins.ACTIVE_CAM_FOCUS, pins.ACTIVE_CAM_SHUTTER)
+        self.uart = UART(pins.LIDAR_UART, baudrate=pins.LIDAR_BAUD,
+                         tx=Pin(pins.LIDAR_TX), rx=Pin(pins.LIDAR_RX))
+        self.lidar = lidar.Lidar(self.uart, self.cfg["lidar_min_amp"])
+        self.cal = lenscal.LensCal(self.cfg["lens_cal"])
+        self.focus = focus.FocusMachine(self.cfg, self.motion, self.trigger, self.lidar,
+                                        self.cal, self.out)
+        self.flag = asyncio.ThreadSafeFlag()
+        in_pins = [Pin(g, Pin.IN, Pin.PULL_UP) for g in pins.INPUT_GPIOS]
+        actives = (pins.ACTIVE_SHUTTER_HALF, pins.ACTIVE_SHUTTER_FULL, pins.ACTIVE_AF_ON,
+                   pins.ACTIVE_JOG_NEAR, pins.ACTIVE_JOG_FAR, pins.ACTIVE_HOME)
+        self.inputs = inputs.Inputs(pins.INPUT_NAMES, in_pins, actives,
+                                    self.cfg["debounce_ms"], self.cfg["glitch_us"], self.flag)
+        self._hook = self._isr_hook          # bound once (a hard IRQ must not allocate)
+        self.inputs.isr_hook = self._hook
+        self.extras = None                   # photographer features (features.py)
+        try:
+            import features
+            self.extras = features.Features(self)
+        except ImportError:
+            pass
+
+    def _motion_cfg(self):
+        c = dict(self.cfg)
+        c["_wake_us"] = self.wake_us
+        return c
+
+    # ---- interrupt hook: the full-press fast path --------------------------------------
+    def _isr_hook(self, idx, state, t):
+        if idx == S2 and state == 1 and not self.inputs.held_at_boot[S2]:
+            self.trigger.fire_irq(t)
+
+    # ---- events from parts -------------------------------------------------------------
+    def _motion_event(self, name, **fields):
+        t = time.ticks_us()
+        self.out.event(name, t, **fields)
+        if name == "motion_stop":
+            self.focus.on_moved(t)
+            if self.extras:
+                self.extras.on_moved(t, fields.get("why"))
+
+    def _input(self, t, idx, st):
+        name = self.inputs.names[idx]
+        self.out.event("press" if st else "release", t, input=name)
+        f = self.focus
+        if idx == S1:
+            f.half_press(st == 1, t)
+        elif idx == S2:
+            irq = st == 1 and self.trigger.fired_in_irq and self.trigger.fired_at == t
+            if irq:
+                self.trigger.fired_in_irq = False
+            f.full_press(st == 1, t, irq)
+        elif idx == AFON:
+            f.af_button(st == 1, t, "af_on")
+        if self.extras:
+            self.extras.on_input(t, idx, st)
+
+    # ---- the service loop --------------------------------------------------------------
+    def step(self):
+        """Do everything that is due. Returns ms until something else will be."""
+        now = time.ticks_us()
+        self.clock.update(now)
+        for t, idx, st in self.inputs.events():
+            self._input(t, idx, st)
+        w = self.inputs.settle(now)
+        for t, idx, st in self.inputs.events():
+            self._input(t, idx, st)
+        if self.lidar.poll():
+            self.focus.on_reading(time.ticks_us())
+        w = _earliest(w, self.motion.service())
+        was = self.trigger.firing
+        w = _earliest(w, self.trigger.service(now))
+        if was and not self.trigger.firing:
+            self.focus.update_armed()
+        w = _earliest(w, self.focus.service(now))
+        if self.extras:
+            w = _earliest(w, self.extras.service(now))
+        if self.save_pending and not self.motion.busy() and not self.trigger.firing:
+            self._save()
+        return w
+
+    def _save(self):
+        try:
+            config.save(self.cfg)
+            self.save_pending = False
+            self.out.event("config_saved")
+        except OSError as e:
+            self.save_pending = False
+            self.out.event("config_error", why="could not write config: %s" % e)
+
+    async def _ticker(self):
+        while True:
+            w = self.step()
+            busy = self.motion.busy() or self.focus.af_running() or self.trigger.firing
+            cap = 2 if busy else 10
+            await asyncio.sleep_ms(cap if w < 0 or w > cap else w)
+
+    async def _irq_waker(self):
+        while True:
+            await self.flag.wait()
+            self.step()
+
+    async def _commands(self):
+        import commands
+        handler = commands.Commands(self)
+        reader = asyncio.StreamReader(sys.stdin)
+        while True:
+            line = await reader.readline()
+            if not line:
+                await asyncio.sleep_ms(50)
+                continue
+            if isinstance(line, bytes):
+                try:
+                    line = line.decode()
+                except UnicodeError:
+                    self.out.error("?", "command is not text")
+                    continue
+            if line.strip():
+                handler.run(line)
+                self.step()
+
+    def boot_report(self):
+        gc.collect()
+        self.out.event("boot", version=version.VERSION, protocol=version.PROTOCOL,
+                       config=self.boot_note or "config.json loaded",
+                       mem_alloc=gc.mem_alloc(), mem_free=gc.mem_free(),
+                       held=[self.inputs.names[i] for i in range(self.inputs.n)
+                             if self.inputs.held_at_boot[i]])
+
+    async def run(self):
+        self.boot_report()
+        asyncio.create_task(self.out.writer())
+        asyncio.create_task(self._irq_waker())
+        asyncio.create_task(self._commands())
+        await self._ticker()
+
+
+def _earliest(a, b):
+    if a < 0:
+        return b
+    if b < 0:
+        return a
+    return a if a < b else b
+
+
+def safe_boot():
+    """AF-ON + full press held at power-up: skip the firmware (stay at the REPL)."""
+    a = Pin(pins.AF_ON, Pin.IN, Pin.PULL_UP)
+    s = Pin(pins.SHUTTER_FULL, Pin.IN, Pin.PULL_UP)
+    return a.value() == pins.ACTIVE_AF_ON and s.value() == pins.ACTIVE_SHUTTER_FULL
+
+
+def main():
+    import micropython
+    emergency = getattr(micropython, "alloc_emergency_exception_buf", None)
+    if emergency:               # rp2 has it; the unix port (virtual Pico) does not
+        emergency(100)
+    if safe_boot():
+        print("focusrig: safe boot (AF-ON + shutter held): firmware not started")
+        return
+    app = App()
+    try:
+        asyncio.run(app.run())
+    finally:
+        app.trigger.release_all()
+        app.gen.enable(False)
+        asyncio.new_event_loop()

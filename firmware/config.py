@@ -1,0 +1,184 @@
+"""Configuration: the one list of keys, defaults and limits; validation; the JSON file on
+flash, written atomically (temporary file + rename).
+
+Pure logic apart from load/save, so the host tool imports this same file on CPython to
+validate scenario overrides with exactly the firmware's rules.
+"""
+
+import json
+import os
+
+CONFIG_FILE = "config.json"
+TMP_FILE = "config.tmp"
+
+# key: (default, kind, lo, hi) -- kind: "enum:a|b", "int", "num", "cal", "stack"
+SCHEMA = {
+    # behaviour (contract names)
+    "focus_mode": ("bbf", "enum:bbf|shutter", 0, 0),
+    "af_mode": ("one_shot", "enum:one_shot|servo", 0, 0),
+    "priority": ("release", "enum:release|focus", 0, 0),
+    "drive": ("single", "enum:single|continuous", 0, 0),
+    "shutter_pulse_ms": (100, "int", 5, 2000),
+    "burst_fps": (5, "num", 0.1, 30),
+    "debounce_ms": (10, "int", 0, 200),
+    "glitch_us": (0, "int", 0, 100000),
+    "max_speed": (20000, "num", 10, 200000),
+    "accel": (100000, "num", 10, 5000000),
+    "lens_cal": ([[300, 4100], [500, 2500], [1000, 1300], [2000, 700], [4000, 400], [8000, 250]],
+                 "cal", 2, 64),
+    "focus_timeout_ms": (1000, "int", 10, 60000),
+    # AF tuning
+    "focus_tolerance": (2, "int", 0, 1000),
+    "lidar_min_amp": (100, "int", 0, 65535),
+    # motion and driver
+    "driver": ("a4988", "enum:a4988|drv8825|tmc2209", 0, 0),
+    "step_pulse_ns": (0, "int", 0, 100000),
+    "step_low_ns": (0, "int", 0, 100000),
+    "dir_setup_ns": (0, "int", 0, 100000),
+    "enable_wake_us": (-1, "int", -1, 100000),
+    "idle_disable_ms": (0, "int", 0, 3600000),
+    "step_error_us": (2, "num", 0.1, 100),
+    "jerk": (0, "num", 0, 1e12),
+    "backlash_steps": (0, "int", 0, 10000),
+    "backlash_dir": (1, "enum:1|-1", 0, 0),
+    "min_pos": (-1000000, "int", -10000000, 10000000),
+    "max_pos": (1000000, "int", -10000000, 10000000),
+    "home_speed": (2000, "num", 10, 100000),
+    "home_slow_speed": (200, "num", 10, 100000),
+    "home_backoff": (200, "int", 1, 100000),
+    "home_max_steps": (100000, "int", 10, 10000000),
+    "home_timeout_ms": (20000, "int", 100, 600000),
+    # photographer features
+    "jog_fine": (1, "int", 1, 10000),
+    "jog_coarse": (50, "int", 1, 100000),
+    "jog_repeat_ms": (150, "int", 20, 5000),
+    "long_press_ms": (800, "int", 100, 10000),
+    "pull_ms": (2000, "int", 0, 600000),
+    "marks": ({}, "marks", 0, 0),
+    "stack_near": (0, "int", -10000000, 10000000),
+    "stack_far": (0, "int", -10000000, 10000000),
+    "stack_step": (10, "int", 1, 1000000),
+    "stack_count": (0, "int", 0, 10000),
+    "settle_ms": (200, "int", 0, 60000),
+    "stack_shots": (1, "int", 1, 100),
+    "stack_return": (True, "bool", 0, 0),
+}
+
+DEFAULTS = {k: v[0] for k, v in SCHEMA.items()}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _num(key, v, lo, hi, integer):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError("%s: must be a number, got %s" % (key, _show(v)))
+    if integer and v != int(v):
+        raise ConfigError("%s: must be a whole number, got %s" % (key, _show(v)))
+    if not (lo <= v <= hi):
+        raise ConfigError("%s: must be between %s and %s, got %s" % (key, lo, hi, _show(v)))
+    return int(v) if integer else v
+
+
+def _show(v):
+    s = json.dumps(v)
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+def check_value(key, v):
+    """Validate one value; returns it normalised or raises ConfigError."""
+    if key not in SCHEMA:
+        raise ConfigError("unknown config key %s" % _show(key))
+    default, kind, lo, hi = SCHEMA[key]
+    if kind.startswith("enum:"):
+        choices = kind[5:].split("|")
+        sv = str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        if sv not in choices:
+            raise ConfigError("%s: must be one of %s, got %s" % (key, ", ".join(choices), _show(v)))
+        return int(sv) if isinstance(default, int) else sv
+    if kind == "int":
+        return _num(key, v, lo, hi, True)
+    if kind == "num":
+        return _num(key, v, lo, hi, False)
+    if kind == "bool":
+        if not isinstance(v, bool):
+            raise ConfigError("%s: must be true or false, got %s" % (key, _show(v)))
+        return v
+    if kind == "cal":
+        return check_cal(key, v, lo, hi)
+    if kind == "marks":
+        if not isinstance(v, dict):
+            raise ConfigError("%s: must be an object of mark name to position" % key)
+        out = {}
+        for name, pos in v.items():
+            if name not in ("A", "B", "C", "D"):
+                raise ConfigError("%s: mark names are A, B, C, D, got %s" % (key, _show(name)))
+            out[name] = _num(key + "." + name, pos, -10000000, 10000000, True)
+        return out
+    raise ConfigError("%s: unsupported kind" % key)
+
+
+def check_cal(key, v, lo, hi):
+    if not isinstance(v, list) or not (lo <= len(v) <= hi):
+        raise ConfigError("%s: must be a list of %d to %d [distance_mm, steps] points" % (key, lo, hi))
+    out = []
+    for p in v:
+        if not isinstance(p, list) or len(p) != 2:
+            raise ConfigError("%s: each point must be [distance_mm, steps], got %s" % (key, _show(p)))
+        d = _num(key + " distance", p[0], 1, 1000000, False)
+        s = _num(key + " steps", p[1], -10000000, 10000000, True)
+        out.append([d, s])
+    out.sort(key=lambda p: p[0])
+    for i in range(1, len(out)):
+        if out[i][0] == out[i - 1][0]:
+            raise ConfigError("%s: two points at %s mm" % (key, out[i][0]))
+    return out
+
+
+def check_all(cfg):
+    """Cross-key rules on a complete config; raises ConfigError."""
+    if cfg["min_pos"] >= cfg["max_pos"]:
+        raise ConfigError("min_pos must be below max_pos")
+    if cfg["drive"] == "continuous" and cfg["shutter_pulse_ms"] >= 1000 / cfg["burst_fps"]:
+        raise ConfigError("shutter_pulse_ms must be shorter than one burst frame (1000 / burst_fps ms)")
+    if cfg["home_slow_speed"] > cfg["home_speed"]:
+        raise ConfigError("home_slow_speed must not exceed home_speed")
+
+
+def merged(base, changes):
+    """A new config: base with `changes` applied, validated; base is not modified."""
+    cfg = dict(base)
+    for k, v in changes.items():
+        cfg[k] = check_value(k, v)
+    check_all(cfg)
+    return cfg
+
+
+def load(path=CONFIG_FILE):
+    """(config, note): a missing or bad file falls back to the defaults, and says so."""
+    try:
+        with open(path) as f:
+            raw = json.load(f)
+    except OSError:
+        return dict(DEFAULTS), "no %s: using defaults" % path
+    except ValueError:
+        return dict(DEFAULTS), "%s is corrupt: using defaults" % path
+    if not isinstance(raw, dict):
+        return dict(DEFAULTS), "%s is not an object: using defaults" % path
+    try:
+        cfg = merged(DEFAULTS, {k: v for k, v in raw.items() if k in SCHEMA})
+    except ConfigError as e:
+        return dict(DEFAULTS), "%s rejected (%s): using defaults" % (path, e)
+    unknown = [k for k in raw if k not in SCHEMA]
+    if unknown:
+        return cfg, "%s: ignored unknown keys %s" % (path, ", ".join(sorted(unknown)))
+    return cfg, None
+
+
+def save(cfg, path=CONFIG_FILE):
+    """Write only what differs from the defaults, atomically."""
+    diff = {k: v for k, v in cfg.items() if k in SCHEMA and v != DEFAULTS[k]}
+    with open(TMP_FILE, "w") as f:
+        json.dump(diff, f)
+    os.rename(TMP_FILE, path)

@@ -1,0 +1,322 @@
+"""The focus / shutter state machine: the one place that decides what buttons do.
+
+AF states (the transition table `AF_TABLE` below is the behaviour, read it first):
+
+    IDLE      lens holds; no AF has run (or the last one was ended)
+    ACQUIRE   one-shot AF started, waiting for a usable distance reading
+    FOCUSING  one-shot AF: lens moving to the calibrated position
+    LOCKED    one-shot AF: focus achieved; the lens stays put until the next AF start
+    TRACKING  servo AF: following the subject while AF is held
+    STOPPING  servo AF released: braking within `accel`, then IDLE
+
+Who starts AF: AF-ON always; with focus_mode "shutter" the half press (S1) too. With
+focus_mode "bbf" the half press only holds the camera's focus line (wake / meter).
+
+Shutter (S2): priority "release" fires at once; "focus" fires once focus is achieved
+while AF is running (times out with an error after focus_timeout_ms). Drive "single":
+one frame per press; "continuous": frames at burst_fps while held.
+"""
+
+from micropython import const
+import time
+
+IDLE = const(0)
+ACQUIRE = const(1)
+FOCUSING = const(2)
+LOCKED = const(3)
+TRACKING = const(4)
+STOPPING = const(5)
+STATE_NAMES = ("idle", "acquire", "focusing", "locked", "tracking", "stopping")
+
+# AF events
+E_START = const(0)      # AF-ON press (or S1 in shutter mode)
+E_END = const(1)        # the button that started AF released
+E_READING = const(2)    # a usable distance reading arrived
+E_MOVED = const(3)      # the lens came to rest
+E_TIMEOUT = const(4)    # focus_timeout_ms since AF start without focus
+
+# (state, event) -> handler name. Missing pairs are ignored on purpose.
+AF_TABLE = {
+    (IDLE, E_START): "start",
+    (LOCKED, E_START): "start",
+    (STOPPING, E_START): "start",
+    (FOCUSING, E_START): "start",
+    (ACQUIRE, E_READING): "focus_on_reading",
+    (ACQUIRE, E_TIMEOUT): "fail",
+    (ACQUIRE, E_END): "abandon",
+    (FOCUSING, E_MOVED): "achieved",
+    (FOCUSING, E_TIMEOUT): "fail",
+    (TRACKING, E_READING): "follow",
+    (TRACKING, E_END): "release_servo",
+    (TRACKING, E_TIMEOUT): "lost",
+    (STOPPING, E_MOVED): "to_idle",
+}
+
+FRESH_US = const(30000)        # a reading this recent counts as "measured at AF start"
+SERVO_LEAD_US = const(10000)   # LiDAR averaging + transport delay the servo predicts over
+
+
+class FocusMachine:
+    def __init__(self, cfg, motion, trigger, lidar, cal, out):
+        self.motion = motion
+        self.trigger = trigger
+        self.lidar = lidar
+        self.cal = cal
+        self.out = out
+        self.state = IDLE
+        self.af_t0 = 0               # ticks_us at AF start
+        self.af_source = ""
+        self.deadline_armed = False
+        self.target = 0              # one-shot target (steps)
+        self.in_tol = False
+        self.achieved_reported = False
+        # servo filter (alpha-beta in step space)
+        self.x_est = 0.0
+        self.v_est = 0.0
+        self.t_est = 0
+        self.have_est = False
+        self.lost_reported = False
+        # shutter
+        self.s2_held = False
+        self.pending_fire = False
+        self.pending_t = 0
+        self.next_frame = 0          # ticks_us of the next burst frame
+        self.burst_on = False
+        self.blocked = False         # stacking or homing owns the camera
+        self.configure(cfg)
+
+    def configure(self, cfg):
+        self.cfg = cfg
+        self.trigger.pulse_us = cfg["shutter_pulse_ms"] * 1000
+        self.frame_us = int(1000000 / cfg["burst_fps"])
+        self.tol = cfg["focus_tolerance"]
+        self.update_armed()
+
+    # ---- the AF machine ------------------------------------------------------------------
+    def af(self, ev, t):
+        name = AF_TABLE.get((self.state, ev))
+        if name is not None:
+            getattr(self, "_" + name)(t)
+        self.update_armed()
+
+    def _set(self, st, t):
+        if st != self.state:
+            self.state = st
+            self.out.event("af_state", t, state=STATE_NAMES[st])
+
+    def _start(self, t):
+        self.af_t0 = t
+        self.deadline_armed = True
+        self.achieved_reported = False
+        self.lost_reported = False
+        servo = self.cfg["af_mode"] == "servo"
+        self.out.event("af_start", t, mode=self.cfg["af_mode"], source=self.af_source)
+        if servo:
+            self.have_est = False
+            self._set(TRACKING, t)
+            mm = self.lidar.fresh(t, FRESH_US)
+            if mm:
+                self._follow(t)
+            return
+        self._set(ACQUIRE, t)
+        mm = self.lidar.fresh(t, FRESH_US)
+        if mm:
+            self._focus_on_reading(t)
+
+    def _focus_on_reading(self, t):
+        mm = self.lidar.mm
+        self.target = int(self.cal.steps_for(mm) + 0.5)
+        tgt = self.motion.move_to(self.target, "af")
+        self.target = tgt
+        self.out.event("af_target", t, mm=mm, target=tgt)
+        self._set(FOCUSING, t)
+        if not self.motion.busy():
+            self._achieved(t)
+
+    def _achieved(self, t):
+        self.deadline_armed = False
+        self._set(LOCKED, t)
+        self.in_tol = True
+        self.out.event("af_achieved", t, pos=self.motion.pos_now(t), target=self.target,
+                       ms=time.ticks_diff(t, self.af_t0) / 1000)
+        self.out.event("af_lock", t, pos=self.motion.pos_now(t))
+        if self.pending_fire:
+            self.pending_fire = False
+            self._fire(t, "focus")
+
+    def _fail(self, t):
+        self.deadline_armed = False
+        why = "no_target" if self.state == ACQUIRE else "timeout"
+        self.out.event("af_error", t, why=why, after_ms=self.cfg["focus_timeout_ms"])
+        if self.state == FOCUSING:
+            self.motion.stop()
+        self._set(IDLE, t)
+        if self.pending_fire:
+            self.pending_fire = False
+            self.out.event("shot_refused", t, why="focus_not_achieved")
+
+    def _abandon(self, t):
+        self.deadline_armed = False
+        self.out.event("af_cancel", t)
+        self._set(IDLE, t)
+
+    def _follow(self, t):
+        """Servo: a new distance; update the alpha-beta estimate and the tracking goal."""
+        x = self.cal.steps_for(self.lidar.mm)
+        tr = self.lidar.t_us
+        if not self.have_est:
+            self.x_est, self.v_est, self.t_est = x, 0.0, tr
+            self.have_est = True
+        else:
+            dt = time.ticks_diff(tr, self.t_est) / 1000000
+            if dt <= 0:
+                return
+            xp = self.x_est + self.v_est * dt
+            r = x - xp
+            self.x_est = xp + 0.5 * r
+            self.v_est = self.v_est + 0.2 * r / dt
+            self.t_est = tr
+        lead = (SERVO_LEAD_US + time.ticks_diff(t, tr)) / 1000000
+        goal = self.x_est + self.v_est * lead
+        self.target = int(goal + 0.5)
+        self.motion.track(goal, self.v_est)
+        err = self.motion.pos_now(t) - goal
+        self.in_tol = -self.tol - 0.5 <= err <= self.tol + 0.5
+        self.deadline_armed = False
+        self.lost_reported = False
+        if self.in_tol and not self.achieved_reported:
+            self.achieved_reported = True
+            self.out.event("af_achieved", t, pos=self.motion.pos_now(t), target=self.target,
+                           ms=time.ticks_diff(t, self.af_t0) / 1000)
+        if self.pending_fire and self.in_tol:
+            self.pending_fire = False
+            self._fire(t, "focus")
+
+    def _lost(self, t):
+        self.deadline_armed = False
+        if not self.lost_reported:
+            self.lost_reported = True
+            self.out.event("af_error", t, why="no_target", after_ms=self.cfg["focus_timeout_ms"])
+        self.motion.stop()
+        self.in_tol = False
+        if self.pending_fire:
+            self.pending_fire = False
+            self.out.event("shot_refused", t, why="focus_not_achieved")
+
+    def _release_servo(self, t):
+        self.deadline_armed = False
+        self.motion.stop()
+        self._set(STOPPING, t)
+        if not self.motion.busy():
+            self._set(IDLE, t)
+
+    def _to_idle(self, t):
+        self._set(IDLE, t)
+
+    # ---- buttons ------------------------------------------------------------------------
+    def af_button(self, pressed, t, source):
+        if pressed:
+            self.af_source = source
+            self.af(E_START, t)
+        elif source == self.af_source:
+            self.af(E_END, t)
+
+    def half_press(self, pressed, t):
+        self.trigger.focus(pressed)
+        if self.cfg["focus_mode"] == "shutter":
+            self.af_button(pressed, t, "shutter_half")
+
+    def full_press(self, pressed, t, fired_in_irq):
+        if not pressed:
+            self.s2_held = False
+            self.burst_on = False
+            if self.pending_fire:
+                self.pending_fire = False
+                self.out.event("shot_refused", t, why="released_before_focus")
+            self.update_armed()
+            return
+        self.s2_held = True
+        if self.cfg["focus_mode"] == "shutter" and self.state in (IDLE, LOCKED, STOPPING) \
+                and not fired_in_irq and self.af_source != "shutter_half":
+            self.half_press(True, t)     # S2 implies S1 on a two-stage button
+        if fired_in_irq:
+            self._fired(self.trigger.fired_at, "irq")
+        elif self.blocked:
+            self.out.event("shot_refused", t, why="busy")
+        elif self.can_fire():
+            self._fire(t, "press")
+        elif self.cfg["priority"] == "focus" and self.af_running():
+            self.pending_fire = True
+            self.pending_t = t
+            self.out.event("shot_pending", t, why="waiting_for_focus")
+        else:
+            self.out.event("shot_refused", t, why="not_focused")
+        self.update_armed()
+
+    # ---- shutter --------------------------------------------------------------------------
+    def af_running(self):
+        return self.state in (ACQUIRE, FOCUSING, TRACKING)
+
+    def can_fire(self):
+        if self.trigger.firing or self.blocked:
+            return False
+        if self.cfg["priority"] == "release":
+            return True
+        st = self.state
+        if st == LOCKED:
+            return True
+        if st == TRACKING:
+            return self.in_tol
+        if st in (ACQUIRE, FOCUSING):
+            return False
+        # AF not running: in bbf mode the shutter is independent of AF; in shutter mode a
+        # full press always starts AF first
+        return self.cfg["focus_mode"] == "bbf"
+
+    def update_armed(self):
+        """Precompute whether a full press may fire inside its interrupt handler."""
+        self.trigger.armed = self.can_fire() and not self.s2_held
+
+    def _fire(self, t, why):
+        if self.trigger.fire():
+            self._fired(self.trigger.fired_at, why)
+
+    def _fired(self, t, why):
+        self.out.event("exposure", t, frame=self.trigger.frames, pos=self.motion.pos_now(t),
+                       state=STATE_NAMES[self.state], cause=why)
+        if self.cfg["drive"] == "continuous" and self.s2_held:
+            # frames keep to the schedule set by the first one (no drift)
+            base = self.next_frame if self.burst_on else t
+            self.burst_on = True
+            self.next_frame = time.ticks_add(base, self.frame_us)
+
+    def service(self, now):
+        """Timers: AF timeout, burst frames. Returns ms until the next one (-1: none)."""
+        wait = -1
+        if self.deadline_armed:
+            left = self.cfg["focus_timeout_ms"] * 1000 - time.ticks_diff(now, self.af_t0)
+            if left <= 0:
+                self.af(E_TIMEOUT, now)
+            else:
+                wait = (left + 999) // 1000
+        elif self.state == TRACKING and self.have_est:
+            silent = time.ticks_diff(now, self.lidar.t_us)
+            if silent > self.cfg["focus_timeout_ms"] * 1000:
+                self.af(E_TIMEOUT, now)
+        if self.burst_on and self.s2_held:
+            left = time.ticks_diff(self.next_frame, now)
+            if left <= 0 and not self.trigger.firing:
+                if self.cfg["priority"] == "release" or self.can_fire():
+                    self._fire(now, "burst")
+                else:
+                    self.next_frame = time.ticks_add(self.next_frame, 1000)
+                left = time.ticks_diff(self.next_frame, now)
+            ms = (left + 999) // 1000 if left > 0 else 1
+            wait = ms if wait < 0 or ms < wait else wait
+        return wait
+
+    def on_reading(self, t):
+        self.af(E_READING, t)
+
+    def on_moved(self, t):
+        self.af(E_MOVED, t)

@@ -1,0 +1,228 @@
+"""Motion controller: owns the lens position and feeds the planner's segments to the PIO
+step generator. Converts segment durations to exact PIO cycle counts (carrying the
+rounding remainder so step times never drift), keeps the TX FIFO topped up from the main
+loop, handles ENABLE with the driver's wake delay, soft limits and backlash, and reports
+motion start / stop through a callback.
+
+Position bookkeeping: `planner.pos` is where the lens will be once every queued word has
+run; `pos_now()` is where it is now, from the schedule of words handed to the PIO.
+"""
+
+from micropython import const
+import time
+
+import planner as pl
+import stepgen as sg
+
+_US_PER_S = const(1000000)
+
+
+class Motion:
+    def __init__(self, gen, cfg, on_event):
+        self.gen = gen                  # stepgen.StepGen
+        self.freq = gen.freq
+        self.timing = gen.timing
+        self._cyc_per_us = gen.freq // _US_PER_S
+        self.on_event = on_event        # fn(name, **fields)
+        self.plan = pl.Planner(cfg["max_speed"], cfg["accel"],
+                               tol_s=cfg.get("step_error_us", 2) / 1e6)
+        self.configure(cfg)
+        self._carry = 0.0               # cycles owed to / by the next word
+        self._q = []                    # [end_ticks_us, pos_after] of words in flight
+        self._q_end = time.ticks_us()   # when the last pushed word finishes
+        self._q_rem = 0                 # cycles past _q_end not yet a whole us
+        self._extra_dwell = 0           # wake-up cycles to add to the next DIR word
+        self.moving = False
+        self._legs = []                 # remaining targets of a multi-leg move (backlash)
+        self.last_pos = 0               # position after the last completed word
+        self.clamped = False
+        self.enabled = False
+        self._idle_since = time.ticks_ms()
+
+    def configure(self, cfg):
+        self.plan.set_limits(cfg["max_speed"], cfg["accel"])
+        self.min_pos = cfg["min_pos"]
+        self.max_pos = cfg["max_pos"]
+        self.backlash = cfg["backlash_steps"]
+        self.backlash_dir = cfg["backlash_dir"]
+        self.idle_disable_ms = cfg["idle_disable_ms"]
+        self.wake_us = cfg["_wake_us"]
+
+    # ---- goals -----------------------------------------------------------------------
+    def clamp(self, target):
+        t = int(target)
+        c = t
+        if c < self.min_pos:
+            c = self.min_pos
+        elif c > self.max_pos:
+            c = self.max_pos
+        self.clamped = c != t
+        return c
+
+    def move_to(self, target, reason="move"):
+        """Time-optimal move; the final approach is made from `backlash_dir` when
+        backlash compensation is on. Returns the (clamped) target."""
+        t = self.clamp(target)
+        if self.clamped:
+            self.on_event("limit_clamp", requested=int(target), target=t)
+        self._legs = []
+        if self.backlash > 0:
+            start = self.plan.pos if self.plan.at_rest else self.plan.target
+            if (t - start) * self.backlash_dir < 0 or not self.plan.at_rest:
+                over = self.clamp(t - self.backlash_dir * self.backlash)
+                if over != t:
+                    self._legs = [t]
+                    t = over
+        self._begin(reason, t)
+        self.plan.move_to(t)
+        return self._legs[-1] if self._legs else t
+
+    def track(self, x, v):
+        """Follow a moving target (servo AF). x is clamped to the soft limits."""
+        self._legs = []
+        x = self.clamp(x)
+        if not self.moving:
+            self._begin("track", int(x))
+        self.plan.track(x, v)
+
+    def stop(self):
+        """Brake within `accel` and hold."""
+        self._legs = []
+        self.plan.stop()
+
+    def halt(self):
+        """Stop at once (limit switch): drop everything queued in the PIO."""
+        sm = self.gen.sm
+        sm.active(0)
+        while sm.tx_fifo():
+            sm.exec("pull()")
+        sm.restart()
+        sm.active(1)
+        now = time.ticks_us()
+        pos = self.pos_now(now)
+        self.plan = _fresh_planner(self.plan, pos)
+        self._q = []
+        self._q_end = now
+        self._carry = 0.0
+        self._legs = []
+        self._finish(pos, "halt")
+
+    # ---- state -----------------------------------------------------------------------
+    def busy(self):
+        return self.moving
+
+    def pos_now(self, now=None):
+        if now is None:
+            now = time.ticks_us()
+        pos = self.last_pos
+        for end, after in self._q:
+            if time.ticks_diff(now, end) >= 0:
+                pos = after
+            else:
+                break
+        return pos
+
+    def target(self):
+        return self._legs[-1] if self._legs else self.plan.target
+
+    # ---- feeding the PIO ---------------------------------------------------------------
+    def _begin(self, reason, target):
+        if not self.enabled:
+            self.gen.enable(True)
+            self.enabled = True
+            self._extra_dwell = self.wake_us * self._cyc_per_us
+        if not self.moving:
+            self.moving = True
+            self.on_event("motion_start", pos=self.pos_now(), target=target, reason=reason)
+
+    def service(self):
+        """Top up the FIFO. Returns ms until it wants to run again (-1: nothing to do)."""
+        now = time.ticks_us()
+        q = self._q
+        while q and time.ticks_diff(now, q[0][0]) >= 0:
+            self.last_pos = q.pop(0)[1]
+        if not self.moving:
+            if (self.enabled and self.idle_disable_ms > 0 and
+                    time.ticks_diff(time.ticks_ms(), self._idle_since) >= self.idle_disable_ms):
+                self.gen.enable(False)
+                self.enabled = False
+            return -1
+        gen = self.gen
+        while gen.room() > 0:
+            seg = self.plan.next_segment()
+            if seg is None:
+                if self._legs:
+                    self.plan.move_to(self._legs.pop(0))
+                    continue
+                break
+            self._push(seg, now)
+        if self.plan.idle() and not self._legs:
+            if time.ticks_diff(now, self._q_end) >= 0:
+                self._finish(self.plan.pos, "done")
+                return -1
+            return _ms_until(now, self._q_end)
+        # wake when about half the FIFO has drained
+        k = len(q)
+        idx = k - 5 if k > 5 else 0
+        return _ms_until(now, q[idx][0]) if q else 1
+
+    def _push(self, seg, now):
+        t = self.timing
+        kind, arg, secs = seg
+        w = secs * self.freq + self._carry
+        if kind == pl.SEG_DIR:
+            cyc = int(w + 0.5)
+            d = cyc - sg.DIR_WORD_OVERHEAD
+            dmin = t.min_dwell + self._extra_dwell
+            if d < dmin:
+                d = dmin
+            self._extra_dwell = 0
+            cyc = d + sg.DIR_WORD_OVERHEAD
+            word = sg.dir_word(arg, d)
+            steps = 0
+        else:
+            n = arg
+            p = int((w - sg.STEP_WORD_RISE) / n + 0.5)
+            if p < t.min_period:
+                p = t.min_period
+            elif p > t.max_period:
+                p = t.max_period
+            cyc = sg.STEP_WORD_RISE + n * p
+            word = sg.step_word(n, p - t.h - sg.STEP_OVERHEAD)
+            steps = n
+        self._carry = w - cyc
+        if self._carry > 1000.0 or self._carry < -1000.0:
+            self._carry = 0.0      # a pad (setup, wake) the profile cannot absorb
+        self.gen.push(word)
+        start = self._q_end if time.ticks_diff(self._q_end, now) > 0 else now
+        tot = self._q_rem + cyc
+        us = tot // self._cyc_per_us
+        self._q_rem = tot - us * self._cyc_per_us
+        self._q_end = time.ticks_add(start, us)
+        self._qpos = self.plan.pos
+        self._q.append([self._q_end, self._pos_after(steps)])
+
+    def _pos_after(self, steps):
+        # planner.pos already counts the steps of the segment it just returned
+        return self.plan.pos
+
+    def _finish(self, pos, why):
+        self.moving = False
+        self.last_pos = pos
+        self._idle_since = time.ticks_ms()
+        self.on_event("motion_stop", pos=pos, why=why,
+                      clamped=self.clamped)
+
+
+def _ms_until(now, t):
+    d = time.ticks_diff(t, now)
+    if d <= 0:
+        return 0
+    return (d + 999) // 1000
+
+
+def _fresh_planner(old, pos):
+    p = pl.Planner(old.vmax, old.a, old.chunk_s, old.tol_s)
+    p.pos = pos
+    p.target = pos
+    return p

