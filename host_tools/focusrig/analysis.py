@@ -1,0 +1,150 @@
+"""Figures from a run: press-to-exposure latency, focus acquisition time, lens error at
+each exposure, servo tracking error. Measured from the trace (what a logic analyzer would
+see) with the scenario as ground truth; the firmware's events only name the moments
+(AF start / achieved) the trace cannot tell apart.
+"""
+
+import importlib.util
+import math
+import os
+
+from . import FIRMWARE_DIR
+from . import trace as trace_mod
+
+
+def _lenscal_module():
+    spec = importlib.util.spec_from_file_location("fr_firmware_lenscal",
+                                                  os.path.join(FIRMWARE_DIR, "lenscal.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def lens_cal(table):
+    """The firmware's own calibration code, run on the host."""
+    return _lenscal_module().LensCal(table)
+
+
+class Exposure:
+    def __init__(self, t_ns, frame):
+        self.t_ns = t_ns
+        self.frame = frame
+        self.press_ns = None        # the full press that caused it (first frame of a press)
+        self.latency_us = None
+        self.lens_pos = None
+        self.target = None          # calibrated position for the true subject distance
+        self.error = None           # lens_pos - target (steps)
+        self.subject_mm = None
+
+    def as_dict(self):
+        return {k: getattr(self, k) for k in ("frame", "t_ns", "press_ns", "latency_us",
+                                              "lens_pos", "target", "error", "subject_mm")}
+
+
+def exposures(tr, presses, cal_table, subject_points):
+    """Every cam_shutter assertion, with latency from its full press (first frame only)
+    and the lens error against the calibrated target for the subject at that moment."""
+    cal = lens_cal(cal_table)
+    out = []
+    full = sorted(p["at_ms"] * 1e6 for p in presses if p["input"] == "shutter_full")
+    spans = [(p["at_ms"] * 1e6, (p["at_ms"] + p["hold_ms"] + p.get("bounce_ms", 0)) * 1e6)
+             for p in presses if p["input"] == "shutter_full"]
+    used = set()
+    for i, t in enumerate(tr.rising("cam_shutter")):
+        e = Exposure(t, i + 1)
+        for k, (a, b) in enumerate(spans):
+            if a <= t <= b + 5e6 and k not in used:
+                e.press_ns = int(a)
+                e.latency_us = (t - a) / 1000.0
+                used.add(k)
+                break
+        e.lens_pos = tr.value_at("lens_pos", t)
+        mm = trace_mod.subject_mm_at(subject_points, t / 1e6)
+        e.subject_mm = mm
+        if mm > 0:
+            e.target = cal.steps_for(mm)
+            e.error = e.lens_pos - e.target
+        out.append(e)
+    del full
+    return out
+
+
+def focus_times(events):
+    """[(af_start_us, achieved_us or None, ms)] from the firmware's AF events."""
+    out = []
+    start = None
+    for e in events:
+        if e.get("ev") == "af_start":
+            if start is not None:
+                out.append((start, None, None))
+            start = e["t"]
+        elif e.get("ev") == "af_achieved" and start is not None:
+            out.append((start, e["t"], (e["t"] - start) / 1000.0))
+            start = None
+        elif e.get("ev") in ("af_error", "af_cancel") and start is not None:
+            out.append((start, None, None))
+            start = None
+    if start is not None:
+        out.append((start, None, None))
+    return out
+
+
+def tracking_error(tr, cal_table, subject_points, t0_ns, t1_ns, step_ns=1000000):
+    """(max |error|, rms error) of lens_pos against the calibrated target, sampled every
+    step_ns between t0 and t1."""
+    cal = lens_cal(cal_table)
+    lp = tr.signals["lens_pos"]
+    j = 0
+    cur = lp[0][1]
+    errs = []
+    t = t0_ns
+    while t <= t1_ns:
+        while j < len(lp) and lp[j][0] <= t:
+            cur = lp[j][1]
+            j += 1
+        mm = trace_mod.subject_mm_at(subject_points, t / 1e6)
+        if mm > 0:
+            errs.append(cur - cal.steps_for(mm))
+        t += step_ns
+    if not errs:
+        return None, None
+    mx = max(abs(e) for e in errs)
+    rms = math.sqrt(sum(e * e for e in errs) / len(errs))
+    return mx, rms
+
+
+def direction_reversals(tr, t0_ns, t1_ns):
+    """How often the lens changed direction between t0 and t1 (hunting)."""
+    last = None
+    rev = 0
+    prev = None
+    for t, v in tr.signals["lens_pos"]:
+        if t < t0_ns or t > t1_ns:
+            prev = v
+            continue
+        if prev is not None and v != prev:
+            d = 1 if v > prev else -1
+            if last is not None and d != last:
+                rev += 1
+            last = d
+        prev = v
+    return rev
+
+
+def summary(res, tr):
+    """The demo table row for one run."""
+    s = res.scenario
+    cfg = s["config_full"]
+    exps = exposures(tr, s["presses"], cfg["lens_cal"], s["subject_mm"])
+    lat = [e.latency_us for e in exps if e.latency_us is not None]
+    ft = [x[2] for x in focus_times(res.events) if x[2] is not None]
+    errs = [e.error for e in exps if e.error is not None]
+    return {
+        "frames": len(exps),
+        "latency_us": lat,
+        "focus_ms": ft,
+        "errors": errs,
+        "exposures": [e.as_dict() for e in exps],
+        "af_errors": [e for e in res.events if e.get("ev") == "af_error"],
+        "refused": [e for e in res.events if e.get("ev") == "shot_refused"],
+    }

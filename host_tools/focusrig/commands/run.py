@@ -1,0 +1,69 @@
+"""Run a timing scenario and write its trace.
+
+Emulated (default): the unmodified firmware runs on the virtual Pico on virtual time.
+Hardware-in-the-loop: with --port and --jig, the test-jig Pico plays the presses onto a
+real rig and captures its outputs.
+
+examples:
+  focusrig run scenarios/portrait.json --vcd portrait.vcd --log portrait.jsonl
+  focusrig run my.json --vcd out.vcd --summary
+  focusrig run my.json --port /dev/ttyACM0 --jig /dev/ttyACM1 --vcd hil.vcd
+"""
+
+import json
+import sys
+
+from .. import analysis
+from .. import scenario as scn
+from .. import trace as trace_mod
+from ..cli import UserError
+
+
+def add_arguments(p):
+    p.add_argument("scenario", help="scenario JSON file (see docs/scenarios.md)")
+    p.add_argument("--vcd", metavar="OUT.vcd", help="write the timing trace here")
+    p.add_argument("--log", metavar="OUT.jsonl", help="write the firmware's event lines here")
+    p.add_argument("--summary", action="store_true", help="print latency / focus / error figures")
+    p.add_argument("--port", help="hardware-in-the-loop: the rig's serial port")
+    p.add_argument("--jig", help="hardware-in-the-loop: the test jig's serial port")
+
+
+def run(args):
+    s = scn.load(args.scenario)
+    if args.port or args.jig:
+        if not (args.port and args.jig):
+            raise UserError("hardware-in-the-loop needs both --port (the rig) and --jig (the test jig)")
+        from ..hil import run_hil
+        res, tr = run_hil(s, args.port, args.jig)
+    else:
+        from ..virtual_pico import runner
+        res = runner.run(s)
+        tr = trace_mod.from_run(res)
+    if args.vcd:
+        trace_mod.write_vcd(tr, args.vcd)
+    if args.log:
+        with open(args.log, "w") as f:
+            for e in res.events:
+                f.write(json.dumps(e, sort_keys=True) + "\n")
+    sm = analysis.summary(res, tr)
+    if args.summary or not (args.vcd or args.log):
+        print_summary(s, res, sm)
+    return 0
+
+
+def print_summary(s, res, sm, out=sys.stdout):
+    name = s.get("name") or "scenario"
+    vs = s["duration_ms"] / 1000.0
+    print(f"{name}: {vs:g} s virtual in {res.wall_s:.2f} s wall ({vs / max(res.wall_s, 1e-9):.1f}x)", file=out)
+    lat = sm["latency_us"]
+    print(f"  frames: {sm['frames']}", file=out)
+    if lat:
+        print(f"  press-to-exposure: " + ", ".join(f"{x:.1f} us" for x in lat), file=out)
+    if sm["focus_ms"]:
+        print(f"  focus acquisition: " + ", ".join(f"{x:.1f} ms" for x in sm["focus_ms"]), file=out)
+    if sm["errors"]:
+        print(f"  lens error at exposure: " + ", ".join(f"{x:+.1f}" for x in sm["errors"]) + " steps", file=out)
+    for e in sm["af_errors"]:
+        print(f"  AF error at {e['t'] / 1000:.1f} ms: {e.get('why')}", file=out)
+    for e in sm["refused"]:
+        print(f"  shot refused at {e['t'] / 1000:.1f} ms: {e.get('why')}", file=out)
