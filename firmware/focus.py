@@ -53,7 +53,9 @@ AF_TABLE = {
 }
 
 FRESH_US = const(30000)        # a reading this recent counts as "measured at AF start"
-SERVO_LEAD_US = const(10000)   # LiDAR averaging + transport delay the servo predicts over
+ALPHA = 0.5                    # servo filter gains (position, velocity)
+BETA = 0.3
+SERVO_LEAD_US = const(7000)    # reading age: 5 ms LiDAR averaging + 0.8 ms frame + ~1 ms polling
 
 
 class FocusMachine:
@@ -161,25 +163,33 @@ class FocusMachine:
         self._set(IDLE, t)
 
     def _follow(self, t):
-        """Servo: a new distance; update the alpha-beta estimate and the tracking goal."""
-        x = self.cal.steps_for(self.lidar.mm)
+        """Servo: a new distance. The alpha-beta filter runs in millimetres (a subject at
+        constant speed is linear there; focus position is not: it goes with 1/distance),
+        then the prediction goes through the calibration to a position and a speed."""
+        mm = self.lidar.mm
         tr = self.lidar.t_us
         if not self.have_est:
-            self.x_est, self.v_est, self.t_est = x, 0.0, tr
+            self.x_est, self.v_est, self.t_est = float(mm), 0.0, tr
             self.have_est = True
         else:
             dt = time.ticks_diff(tr, self.t_est) / 1000000
             if dt <= 0:
                 return
             xp = self.x_est + self.v_est * dt
-            r = x - xp
-            self.x_est = xp + 0.5 * r
-            self.v_est = self.v_est + 0.2 * r / dt
+            r = mm - xp
+            self.x_est = xp + ALPHA * r
+            self.v_est = self.v_est + BETA * r / dt
             self.t_est = tr
         lead = (SERVO_LEAD_US + time.ticks_diff(t, tr)) / 1000000
-        goal = self.x_est + self.v_est * lead
+        d = self.x_est + self.v_est * lead
+        if d < 1:
+            d = 1.0
+        cal = self.cal
+        goal = cal.steps_for(d)
+        d2 = d + self.v_est * 0.01
+        vel = (cal.steps_for(d2 if d2 > 1 else 1.0) - goal) / 0.01
         self.target = int(goal + 0.5)
-        self.motion.track(goal, self.v_est)
+        self.motion.track(goal, vel, t)
         err = self.motion.pos_now(t) - goal
         self.in_tol = -self.tol - 0.5 <= err <= self.tol + 0.5
         self.deadline_armed = False

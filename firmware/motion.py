@@ -15,6 +15,7 @@ import planner as pl
 import stepgen as sg
 
 _US_PER_S = const(1000000)
+TRACK_HORIZON_US = const(4000)   # servo: queue at most this much motion ahead
 
 
 class Motion:
@@ -36,6 +37,9 @@ class Motion:
         self._legs = []                 # remaining targets of a multi-leg move (backlash)
         self.last_pos = 0               # position after the last completed word
         self.clamped = False
+        self._trk_x = 0.0
+        self._trk_v = 0.0
+        self._trk_t = 0
         self.enabled = False
         self._idle_since = time.ticks_ms()
 
@@ -77,12 +81,18 @@ class Motion:
         self.plan.move_to(t)
         return self._legs[-1] if self._legs else t
 
-    def track(self, x, v):
-        """Follow a moving target (servo AF). x is clamped to the soft limits."""
+    def track(self, x, v, t=None):
+        """Follow a target at x (steps) at time t (ticks_us, default now) moving at v
+        (steps/s). Each segment is planned against where the target will be when the PIO
+        reaches that segment, and the FIFO is kept short (TRACK_HORIZON_US) so a new
+        reading takes effect quickly."""
         self._legs = []
         x = self.clamp(x)
         if not self.moving:
             self._begin("track", int(x))
+        self._trk_x = x
+        self._trk_v = v
+        self._trk_t = time.ticks_us() if t is None else t
         self.plan.track(x, v)
 
     def stop(self):
@@ -148,8 +158,21 @@ class Motion:
                 self.enabled = False
             return -1
         gen = self.gen
+        plan = self.plan
+        tracking = plan.mode == pl.MODE_TRACK
         while gen.room() > 0:
-            seg = self.plan.next_segment()
+            if tracking:
+                start = self._q_end if time.ticks_diff(self._q_end, now) > 0 else now
+                if time.ticks_diff(start, now) > TRACK_HORIZON_US:
+                    break
+                ahead = time.ticks_diff(start, self._trk_t) / 1e6
+                x = self._trk_x + self._trk_v * ahead
+                if x < self.min_pos:
+                    x = self.min_pos
+                elif x > self.max_pos:
+                    x = self.max_pos
+                plan.tgt_x = x
+            seg = plan.next_segment()
             if seg is None:
                 if self._legs:
                     self.plan.move_to(self._legs.pop(0))
@@ -161,6 +184,9 @@ class Motion:
                 self._finish(self.plan.pos, "done")
                 return -1
             return _ms_until(now, self._q_end)
+        if tracking:
+            d = time.ticks_diff(self._q_end, now) - TRACK_HORIZON_US // 2
+            return 1 if d <= 1000 else (d + 999) // 1000
         # wake when about half the FIFO has drained
         k = len(q)
         idx = k - 5 if k > 5 else 0

@@ -50,8 +50,8 @@ class Planner:
         self.target = 0
         self.tgt_v = 0.0            # track mode: target velocity (steps/s)
         self.tgt_x = 0.0            # track mode: target position (steps)
-        self.track_gain = 25.0      # 1/s: speed per step of error near the target
-        self.track_tau = 0.01       # s: how fast the speed error is closed
+        self.track_gain = 50.0      # 1/s: speed per step of error near the target
+        self.track_tau = 0.005      # s: how fast the speed error is closed
         self._pending = None        # DIR segment due after a turnaround
         self._ph = [0.0] * 6        # current plan: (acc, length) x 3 phases
 

@@ -41,9 +41,11 @@ class Exposure:
                                               "lens_pos", "target", "error", "subject_mm")}
 
 
-def exposures(tr, presses, cal_table, subject_points):
+def exposures(tr, presses, cal_table, subject_points, af_starts_ns=None):
     """Every cam_shutter assertion, with latency from its full press (first frame only)
-    and the lens error against the calibrated target for the subject at that moment."""
+    and the lens error against the calibrated target for the subject: the subject at the
+    last AF start when `af_starts_ns` is given (one-shot: focus and recompose is the
+    point), else the subject at the moment of the exposure (servo)."""
     cal = lens_cal(cal_table)
     out = []
     full = sorted(p["at_ms"] * 1e6 for p in presses if p["input"] == "shutter_full")
@@ -59,7 +61,12 @@ def exposures(tr, presses, cal_table, subject_points):
                 used.add(k)
                 break
         e.lens_pos = tr.value_at("lens_pos", t)
-        mm = trace_mod.subject_mm_at(subject_points, t / 1e6)
+        ref = t
+        if af_starts_ns:
+            before = [a for a in af_starts_ns if a <= t]
+            if before:
+                ref = before[-1]
+        mm = trace_mod.subject_mm_at(subject_points, ref / 1e6)
         e.subject_mm = mm
         if mm > 0:
             e.target = cal.steps_for(mm)
@@ -135,7 +142,10 @@ def summary(res, tr):
     """The demo table row for one run."""
     s = res.scenario
     cfg = s["config_full"]
-    exps = exposures(tr, s["presses"], cfg["lens_cal"], s["subject_mm"])
+    starts = None
+    if cfg["af_mode"] == "one_shot":
+        starts = [e["t"] * 1000 for e in res.events if e.get("ev") == "af_start"]
+    exps = exposures(tr, s["presses"], cfg["lens_cal"], s["subject_mm"], starts)
     lat = [e.latency_us for e in exps if e.latency_us is not None]
     ft = [x[2] for x in focus_times(res.events) if x[2] is not None]
     errs = [e.error for e in exps if e.error is not None]
