@@ -56,6 +56,7 @@ class App:
         self.cfg, note = config.load()
         self.boot_note = note
         self.save_pending = False
+        self.input_wait = -1
         self.freq = machine.freq()
         timing, wake = driver_timing(self.cfg, self.freq)
         self.wake_us = wake
@@ -129,6 +130,7 @@ class App:
         for t, idx, st in self.inputs.events():
             self._input(t, idx, st)
         w = self.inputs.settle(now)
+        self.input_wait = w
         for t, idx, st in self.inputs.events():
             self._input(t, idx, st)
         if self.lidar.poll():
@@ -165,6 +167,11 @@ class App:
         while True:
             await self.flag.wait()
             self.step()
+            # quiet / glitch windows the interrupt just opened are served from here, on
+            # time, rather than at the ticker's next round
+            while self.input_wait >= 0:
+                await asyncio.sleep_ms(self.input_wait)
+                self.step()
 
     async def _commands(self):
         import commands

@@ -9,6 +9,10 @@ AF states (the transition table `AF_TABLE` below is the behaviour, read it first
     TRACKING  servo AF: following the subject while AF is held
     STOPPING  servo AF released: braking within `accel`, then IDLE
 
+One-shot AF runs to its end once started, so a tap of AF-ON is enough: it reports focus
+achieved (and locks) or an AF error after focus_timeout_ms; releasing the button early
+changes nothing. Servo AF runs while the button is held.
+
 Who starts AF: AF-ON always; with focus_mode "shutter" the half press (S1) too. With
 focus_mode "bbf" the half press only holds the camera's focus line (wake / meter).
 
@@ -43,7 +47,7 @@ AF_TABLE = {
     (FOCUSING, E_START): "start",
     (ACQUIRE, E_READING): "focus_on_reading",
     (ACQUIRE, E_TIMEOUT): "fail",
-    (ACQUIRE, E_END): "abandon",
+    (LOCKED, E_END): "unlock",
     (FOCUSING, E_MOVED): "achieved",
     (FOCUSING, E_TIMEOUT): "fail",
     (TRACKING, E_READING): "follow",
@@ -157,10 +161,12 @@ class FocusMachine:
             self.pending_fire = False
             self.out.event("shot_refused", t, why="focus_not_achieved")
 
-    def _abandon(self, t):
-        self.deadline_armed = False
-        self.out.event("af_cancel", t)
-        self._set(IDLE, t)
+    def _unlock(self, t):
+        """Half-press AF: letting go of the half press ends the lock (a new half press
+        focuses again). With back-button focus the lock outlives AF-ON's release."""
+        if self.af_source == "shutter_half":
+            self.out.event("af_unlock", t)
+            self._set(IDLE, t)
 
     def _follow(self, t):
         """Servo: a new distance. The alpha-beta filter runs in millimetres (a subject at
@@ -246,9 +252,11 @@ class FocusMachine:
             self.update_armed()
             return
         self.s2_held = True
-        if self.cfg["focus_mode"] == "shutter" and self.state in (IDLE, LOCKED, STOPPING) \
-                and not fired_in_irq and self.af_source != "shutter_half":
-            self.half_press(True, t)     # S2 implies S1 on a two-stage button
+        if self.cfg["focus_mode"] == "shutter" and self.state in (IDLE, STOPPING) \
+                and not fired_in_irq:
+            # S2 implies S1 on a two-stage button: its contact may just not have been
+            # seen yet (both close within microseconds)
+            self.half_press(True, t)
         if fired_in_irq:
             self._fired(self.trigger.fired_at, "irq")
         elif self.blocked:

@@ -177,6 +177,7 @@ def validate(raw):
     s["irq_latency_us"] = _num("irq_latency_us", raw.get("irq_latency_us", 20), 0, 10000)
     s["irq_jitter_us"] = _num("irq_jitter_us", raw.get("irq_jitter_us", 5), 0, 10000)
     s["name"] = str(raw.get("name", ""))
+    s["description"] = str(raw.get("description", ""))
     s["expect"] = raw.get("expect", {})
     spans(s)      # overlapping presses are an error
     return s

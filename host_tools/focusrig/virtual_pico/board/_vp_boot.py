@@ -6,6 +6,13 @@ the board's firmware would. Usage (the host's runner does this):
 
 SETUP.json is written by focusrig.virtual_pico.runner (mode, duration, pin map, contact
 edges, subject distance, LiDAR, lens/driver model, timed serial commands, trace path).
+
+Paced mode (`focusrig emulate`, see focusrig.virtual_pico.emulate): virtual time follows
+the wall clock, the interpreter runs under a pseudo-terminal with `-i` so the REPL follows
+boot.py / main.py, "run" lists the files to run (a raw-REPL soft reset runs boot.py only),
+"control" names a file of button / subject commands the kernel polls while idling, and
+machine.reset() / machine.soft_reset() end the process with the exit codes the emulator
+turns into a hard or soft reset.
 """
 
 import gc
@@ -54,10 +61,10 @@ def _install_asyncio_hook():
             if not ev:
                 continue
             if ev & ~POLLOUT and sm[0] is not None:
-                core._task_queue.push(sm[0])
+                core._task_queue.push(sm[0], core.ticks())
                 sm[0] = None
             if ev & ~POLLIN and sm[1] is not None:
-                core._task_queue.push(sm[1])
+                core._task_queue.push(sm[1], core.ticks())
                 sm[1] = None
             if sm[0] is None and sm[1] is None:
                 self._dequeue(s)
@@ -67,6 +74,29 @@ def _install_asyncio_hook():
                 self.poller.modify(s, POLLIN)
 
     core.IOQueue.wait_io_event = wait_io_event
+    core._task_queue = _VirtualKeyQueue(core._task_queue, core.ticks)
+
+
+class _VirtualKeyQueue:
+    """asyncio's C TaskQueue stamps a task pushed without a key (create_task, Event.set,
+    a finished task waking its waiter) with the *real* ticks_ms. Give every push a key on
+    the virtual clock instead, so scheduling order never depends on the wall clock."""
+
+    def __init__(self, q, ticks):
+        self._q = q
+        self._ticks = ticks
+
+    def peek(self):
+        return self._q.peek()
+
+    def push(self, v, key=None):
+        self._q.push(v, self._ticks() if key is None else key)
+
+    def pop(self):
+        return self._q.pop()
+
+    def remove(self, v):
+        return self._q.remove(v)
 
 
 class Board:
@@ -77,11 +107,7 @@ class Board:
         K.irq_latency_ns = int(setup.get("irq_latency_us", 20) * 1000)
         K.irq_jitter_ns = int(setup.get("irq_jitter_us", 5) * 1000)
         K.us_start = setup.get("ticks_start_us", 0) & ((1 << 30) - 1)
-        # asyncio's C TaskQueue stamps newly queued tasks with the *real* ticks_ms: keep
-        # the virtual ms clock 2**28 ms (~3 days) ahead of it, so such tasks always look
-        # due now (deterministic order) and never make the loop wait for the wall clock.
-        import time as _t
-        K.ms_start = (_t._real_ticks_ms() + (1 << 28)) & ((1 << 30) - 1)
+        K.ms_start = setup.get("ticks_ms_start", 0) & ((1 << 30) - 1)
         end_ms = setup.get("end_ms", -1)
         K.end_ns = int(end_ms * 1000000) if end_ms >= 0 else -1
         self.trace = None
@@ -161,6 +187,93 @@ def _warm_up_assembler():
     nop()  # type: ignore # noqa: F821  (PIO assembler DSL)
 
 
+EXIT_SOFT_RESET = 0      # Ctrl-D at a REPL also ends the unix port with 0
+EXIT_HARD_RESET = 99
+
+
+class Control:
+    """Commands from the emulator (buttons, subject distance), one per line appended to
+    a file, polled while the firmware idles (paced mode only):
+
+        edges [[dt_ns, gpio, level], ...]   drive input pins, dt relative to now
+        subject [[dt_ms, mm], ...]          new subject distance path, relative to now
+    """
+
+    def __init__(self, path, board):
+        self.path = path
+        self.board = board
+        self.buf = b""
+        self.next_ns = 0
+        try:
+            self.pos = os.stat(path)[6]
+        except OSError:
+            self.pos = 0
+
+    def poll(self, k):
+        real = k.real_ns()
+        if real < self.next_ns:
+            return
+        self.next_ns = real + 5000000
+        try:
+            size = os.stat(self.path)[6]
+        except OSError:
+            return
+        if size <= self.pos:
+            return
+        with open(self.path, "rb") as f:
+            f.seek(self.pos)
+            data = f.read(size - self.pos)
+        self.pos += len(data)
+        self.buf += data
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            try:
+                self.command(line.decode())
+            except Exception as e:  # noqa: BLE001 - a bad control line must not stop the board
+                sys.stderr.write("virtual-pico: bad control line %r: %r\n" % (line[:60], e))
+        k.wake = True
+
+    def command(self, line):
+        parts = line.split(None, 1)
+        if not parts:
+            return
+        now = K.now
+        if parts[0] == "edges":
+            for dt, gpio, level in json.loads(parts[1]):
+                K.at(now + int(dt), _drive, (int(gpio), int(level)))
+        elif parts[0] == "subject":
+            pts = json.loads(parts[1])
+            if not isinstance(pts, list):
+                pts = [[0, pts]]
+            self.board.subject._p = [(now + int(t * 1000000), float(d)) for t, d in pts]
+        else:
+            raise ValueError("unknown command")
+
+
+def _drive(arg):
+    K.drive_input(arg[0], arg[1])
+    K.wake = True
+
+
+def _hard_reset():
+    raise SystemExit(EXIT_HARD_RESET)
+
+
+def _soft_reset():
+    raise SystemExit(EXIT_SOFT_RESET)
+
+
+def _unlock_heap():
+    """A Ctrl-C can land inside a hard IRQ handler, with the heap locked."""
+    for _ in range(8):
+        try:
+            if micropython.heap_unlock() == 0:
+                break
+        except Exception:  # noqa: BLE001
+            break
+    K.in_irq = False
+
+
 def _run_file(name):
     try:
         os.stat(name)
@@ -183,23 +296,40 @@ def main():
         os.chdir(flash)
     _install_asyncio_hook()
     BOARD = Board(setup)
-    if setup.get("mode") == "paced":
+    paced = setup.get("mode") == "paced"
+    if paced:
         K.start_paced()
+        if setup.get("control"):
+            K.idle_hooks.append(Control(setup["control"], BOARD).poll)
     import machine  # noqa: F401  (on a real Pico these live in ROM, not the heap)
+    if paced:
+        machine.reset = _hard_reset
+        machine.soft_reset = _soft_reset
     import rp2  # noqa: F401
     import asyncio  # noqa: F401  (frozen on the board)
     rp2.asm_pio()(_warm_up_assembler)   # the assembler's own tables are board memory too
     gc.collect()
     K.sim_mem = gc.mem_alloc()
     try:
-        _run_file("boot.py")
-        _run_file("main.py")
+        for name in setup.get("run", ("boot.py", "main.py")):
+            _run_file(name)
     except SystemExit:
-        pass
-    except KeyboardInterrupt:
-        if setup.get("mode") != "paced":
+        if paced:
+            raise               # the emulator turns this into a reset
+    except KeyboardInterrupt as e:
+        if not paced:
             raise
-    if K.on_end and setup.get("mode") != "paced":
+        _unlock_heap()
+        sys.print_exception(e)
+    except Exception as e:  # noqa: BLE001
+        if not paced:
+            raise
+        _unlock_heap()
+        sys.print_exception(e)
+    if paced:
+        gc.collect()
+        return                  # on to the REPL (the interpreter runs with -i)
+    if K.on_end:
         try:
             K.finish()
         except SystemExit:

@@ -43,13 +43,20 @@ class TraceWriter:
 
 
 class Contacts:
-    """Plays a schedule of input edges [[t_ns, gpio, level], ...] onto the input pins."""
+    """Plays a schedule of input edges [[t_ns, gpio, level], ...] onto the input pins.
+    Edges at t = 0 are the levels at power-on (a button already held at boot)."""
 
     def __init__(self, edges):
         self._edges = edges
         self._i = 0
-        if edges:
-            K.at(edges[0][0], self._next)
+        while self._i < len(edges) and edges[self._i][0] <= 0:
+            _, gpio, level = edges[self._i]
+            K.gpio_ext[gpio] = level
+            if K.trace_fn:
+                K.trace_fn(0, gpio, level)
+            self._i += 1
+        if self._i < len(edges):
+            K.at(edges[self._i][0], self._next)
 
     def _next(self, _):
         edges = self._edges

@@ -1,8 +1,9 @@
 """`time` on the virtual Pico: the built-in module, with the clock replaced by virtual time.
 
-ticks_us/ticks_ms/ticks_cpu read the kernel's virtual clock (wrapping at 2**30 like the
-board); sleep_* advance it, running interrupts on the way. ticks_diff/ticks_add are the
-built-in ones (same 2**30 period).
+ticks_us/ticks_ms/ticks_cpu read the kernel's virtual clock, wrapping at 2**30 like the
+board; sleep_* advance it, running interrupts on the way. ticks_diff/ticks_add are
+implemented here with the board's 2**30 period: the 64-bit unix port's built-ins use a
+2**62 period and would hide wraparound bugs.
 """
 
 import sys
@@ -10,15 +11,28 @@ import sys
 _saved = sys.path[:]
 sys.path.clear()
 from time import *  # noqa: F401,F403  (the built-in time module)
-from time import ticks_diff, ticks_add, localtime, gmtime  # noqa: F401
+from time import localtime, gmtime  # noqa: F401
 from time import time_ns as _real_time_ns, sleep_us as _real_sleep_us  # wall clock (emulate)
-from time import ticks_ms as _real_ticks_ms  # asyncio's C task queue stamps with this
 sys.path.extend(_saved)
 del _saved
 
 from _vp_kernel import K  # noqa: E402
 
 _EPOCH_S = 1767225600  # 2026-01-01T00:00:00Z: the board's RTC after the host set it
+
+
+_PERIOD = 1 << 30
+_MASK = _PERIOD - 1
+_HALF = _PERIOD >> 1
+
+
+def ticks_diff(a, b):
+    """Signed a - b on the 2**30 ticks circle (valid for |a - b| < 2**29)."""
+    return ((a - b + _HALF) & _MASK) - _HALF
+
+
+def ticks_add(t, delta):
+    return (t + delta) & _MASK
 
 
 def ticks_us():

@@ -1,0 +1,36 @@
+"""Test helpers: run a scenario dict on the virtual Pico and get (result, trace)."""
+
+import os
+import sys
+
+from focusrig import scenario as scn
+from focusrig import trace as trace_mod
+from focusrig.virtual_pico import runner
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(raw, **kw):
+    s = scn.validate(raw)
+    res = runner.run(s, **kw)
+    assert res.stats["irq_alloc_errors"] == 0, "a hard IRQ handler allocated"
+    return res, trace_mod.from_run(res)
+
+
+def ms(t_ns):
+    return t_ns / 1e6
+
+
+def steps_between(tr, t0_ns, t1_ns):
+    return len([t for t in tr.rising("step") if t0_ns <= t <= t1_ns])
+
+
+def cal_steps(mm, table=None):
+    from focusrig import analysis
+    return analysis.lens_cal(table or scn.firmware_config().DEFAULTS["lens_cal"]).steps_for(mm)
+
+
+def focusrig_cli(*args, **kw):
+    import subprocess
+    exe = os.path.join(os.path.dirname(sys.executable), "focusrig")
+    return subprocess.run([exe, *args], capture_output=True, text=True, **kw)
