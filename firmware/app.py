@@ -21,6 +21,8 @@ import motion
 import focus
 import protocol
 import version
+import commands
+import features
 
 S1 = 0
 S2 = 1
@@ -77,15 +79,12 @@ class App:
         actives = (pins.ACTIVE_SHUTTER_HALF, pins.ACTIVE_SHUTTER_FULL, pins.ACTIVE_AF_ON,
                    pins.ACTIVE_JOG_NEAR, pins.ACTIVE_JOG_FAR, pins.ACTIVE_HOME)
         self.inputs = inputs.Inputs(pins.INPUT_NAMES, in_pins, actives,
-                                    self.cfg["debounce_ms"], self.cfg["glitch_us"], self.flag)
+                                    self.cfg["debounce_ms"], self.cfg["glitch_us"], self.flag,
+                                    switches=(HOME,))
         self._hook = self._isr_hook          # bound once (a hard IRQ must not allocate)
         self.inputs.isr_hook = self._hook
-        self.extras = None                   # photographer features (features.py)
-        try:
-            import features
-            self.extras = features.Features(self)
-        except ImportError:
-            pass
+        self.commands = commands.Commands(self)
+        self.extras = features.Features(self)    # jog, marks, stacking, homing
 
     def _motion_cfg(self):
         c = dict(self.cfg)
@@ -173,9 +172,11 @@ class App:
                 await asyncio.sleep_ms(self.input_wait)
                 self.step()
 
+    def commands_apply(self, changes):
+        return self.commands.apply_quiet(changes)
+
     async def _commands(self):
-        import commands
-        handler = commands.Commands(self)
+        handler = self.commands
         reader = asyncio.StreamReader(sys.stdin)
         while True:
             line = await reader.readline()

@@ -85,6 +85,12 @@ class Commands:
         raise protocol.ProtocolError("config: unknown subcommand '%s'" % sub[:20])
 
     def apply(self, changes):
+        saved = self.apply_quiet(changes)
+        self.app.out.reply("config", changed=sorted(changes), saved=saved)
+
+    def apply_quiet(self, changes):
+        """Validate and apply config changes; write flash now if nothing is moving or
+        shooting, else as soon as that is over. Returns True when written."""
         a = self.app
         new = config.merged(a.cfg, changes)             # raises before anything changes
         if a.motion.busy():
@@ -92,12 +98,10 @@ class Commands:
                 if new[k] != a.cfg[k]:
                     raise config.ConfigError("%s: the lens is moving, try again when it has stopped" % k)
         self.app_config(new)
-        busy = a.motion.busy() or a.trigger.firing
         a.save_pending = True
-        if not busy:
+        if not (a.motion.busy() or a.trigger.firing):
             a._save()
-        a.out.reply("config", changed=sorted(k for k in changes if k in new),
-                    saved=not a.save_pending)
+        return not a.save_pending
 
     def app_config(self, new):
         import app as app_mod

@@ -86,7 +86,8 @@ class FocusMachine:
         self.s2_held = False
         self.pending_fire = False
         self.pending_t = 0
-        self.next_frame = 0          # ticks_us of the next burst frame
+        self.burst_t0 = 0            # ticks_us of the burst's first frame
+        self.burst_due = 0           # us after burst_t0 of the next frame
         self.burst_on = False
         self.blocked = False         # stacking or homing owns the camera
         self.configure(cfg)
@@ -304,9 +305,11 @@ class FocusMachine:
                        state=STATE_NAMES[self.state], cause=why)
         if self.cfg["drive"] == "continuous" and self.s2_held:
             # frames keep to the schedule set by the first one (no drift)
-            base = self.next_frame if self.burst_on else t
-            self.burst_on = True
-            self.next_frame = time.ticks_add(base, self.frame_us)
+            if not self.burst_on:
+                self.burst_on = True
+                self.burst_t0 = t
+                self.burst_due = 0
+            self.burst_due += self.frame_us
 
     def service(self, now):
         """Timers: AF timeout, burst frames. Returns ms until the next one (-1: none)."""
@@ -322,13 +325,13 @@ class FocusMachine:
             if silent > self.cfg["focus_timeout_ms"] * 1000:
                 self.af(E_TIMEOUT, now)
         if self.burst_on and self.s2_held:
-            left = time.ticks_diff(self.next_frame, now)
+            left = self.burst_due - time.ticks_diff(now, self.burst_t0)
             if left <= 0 and not self.trigger.firing:
                 if self.cfg["priority"] == "release" or self.can_fire():
                     self._fire(now, "burst")
                 else:
-                    self.next_frame = time.ticks_add(self.next_frame, 1000)
-                left = time.ticks_diff(self.next_frame, now)
+                    self.burst_due += 1000      # not in focus yet: look again in 1 ms
+                left = self.burst_due - time.ticks_diff(now, self.burst_t0)
             ms = (left + 999) // 1000 if left > 0 else 1
             wait = ms if wait < 0 or ms < wait else wait
         return wait

@@ -25,6 +25,10 @@ _FALL = const(4)            # machine.Pin.IRQ_FALLING
 _RISE = const(8)            # machine.Pin.IRQ_RISING
 
 
+def _no_hook(idx, state, t):
+    pass
+
+
 class _Line:
     """One input's interrupt handler; knows its index and electrical polarity."""
 
@@ -41,7 +45,7 @@ class _Line:
 
 
 class Inputs:
-    def __init__(self, names, pins, actives, debounce_ms, glitch_us, flag):
+    def __init__(self, names, pins, actives, debounce_ms, glitch_us, flag, switches=()):
         n = len(pins)
         self.names = names
         self.n = n
@@ -56,7 +60,7 @@ class Inputs:
         self.tail = 0                       # read by the main loop
         self.dropped = 0
         self.edges = 0
-        self.isr_hook = None                # fn(idx, state, t_us) run in the IRQ on accept
+        self.isr_hook = _no_hook            # fn(idx, state, t_us) run in the IRQ on accept
         self.configure(debounce_ms, glitch_us)
         self.lines = []
         self.pins = pins
@@ -64,7 +68,9 @@ class Inputs:
         for i in range(n):
             pressed = 1 if pins[i].value() == actives[i] else 0
             self.state[i] = pressed
-            self.held_at_boot[i] = pressed
+            # a button held at boot is ignored until released; a switch (the lens
+            # end stop) is simply in its state
+            self.held_at_boot[i] = pressed if i not in switches else 0
         for i in range(n):
             self.lines.append(_Line(self, i, pins[i], actives[i]))
 
@@ -117,9 +123,7 @@ class Inputs:
             self.ring[j + 1] = i
             self.ring[j + 2] = st
             self.head = (h + 1) & 0x3FFFFFFF
-        hook = self.isr_hook
-        if hook is not None:
-            hook(i, st, t)
+        self.isr_hook(i, st, t)
 
     # ---- main-loop side ---------------------------------------------------------------
     def settle(self, now):

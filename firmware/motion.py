@@ -25,6 +25,7 @@ class Motion:
         self.timing = gen.timing
         self._cyc_per_us = gen.freq // _US_PER_S
         self.on_event = on_event        # fn(name, **fields)
+        self._speed_cap = 0.0           # temporary speed limit (homing, eased pulls)
         self.plan = pl.Planner(cfg["max_speed"], cfg["accel"],
                                tol_s=cfg.get("step_error_us", 2) / 1e6)
         self.configure(cfg)
@@ -32,6 +33,7 @@ class Motion:
         self._q = []                    # [end_ticks_us, pos_after] of words in flight
         self._q_end = time.ticks_us()   # when the last pushed word finishes
         self._q_rem = 0                 # cycles past _q_end not yet a whole us
+        self._rise_us = sg.STEP_WORD_RISE / (gen.freq / _US_PER_S)
         self._extra_dwell = 0           # wake-up cycles to add to the next DIR word
         self.moving = False
         self._legs = []                 # remaining targets of a multi-leg move (backlash)
@@ -41,16 +43,34 @@ class Motion:
         self._trk_v = 0.0
         self._trk_t = 0
         self.enabled = False
+        self.fault = None               # e.g. "limit": motion refused until cleared
         self._idle_since = time.ticks_ms()
 
     def configure(self, cfg):
-        self.plan.set_limits(cfg["max_speed"], cfg["accel"])
+        self.max_speed = cfg["max_speed"]
+        self.accel = cfg["accel"]
+        self.plan.set_limits(self._cap(cfg["max_speed"]), cfg["accel"])
         self.min_pos = cfg["min_pos"]
         self.max_pos = cfg["max_pos"]
         self.backlash = cfg["backlash_steps"]
         self.backlash_dir = cfg["backlash_dir"]
         self.idle_disable_ms = cfg["idle_disable_ms"]
         self.wake_us = cfg["_wake_us"]
+
+    def _cap(self, v):
+        return v if not self._speed_cap or self._speed_cap > v else self._speed_cap
+
+    def limit_speed(self, v):
+        """Run below `v` steps/s until limit_speed(0) (homing, slow approaches)."""
+        self._speed_cap = float(v)
+        self.plan.set_limits(self._cap(self.max_speed), self.accel)
+
+    def refuse(self):
+        """True (and reported) when motion is locked out by a fault."""
+        if self.fault:
+            self.on_event("motion_refused", why=self.fault)
+            return True
+        return False
 
     # ---- goals -----------------------------------------------------------------------
     def clamp(self, target):
@@ -66,6 +86,8 @@ class Motion:
     def move_to(self, target, reason="move"):
         """Time-optimal move; the final approach is made from `backlash_dir` when
         backlash compensation is on. Returns the (clamped) target."""
+        if self.refuse():
+            return self.pos_now()
         t = self.clamp(target)
         if self.clamped:
             self.on_event("limit_clamp", requested=int(target), target=t)
@@ -86,6 +108,8 @@ class Motion:
         (steps/s). Each segment is planned against where the target will be when the PIO
         reaches that segment, and the FIFO is kept short (TRACK_HORIZON_US) so a new
         reading takes effect quickly."""
+        if self.refuse():
+            return
         self._legs = []
         x = self.clamp(x)
         if not self.moving:
@@ -100,13 +124,23 @@ class Motion:
         self._legs = []
         self.plan.stop()
 
+    def set_position(self, pos):
+        """Declare the lens to be at `pos` (homing). Only at rest."""
+        if self.moving:
+            return False
+        self.plan = _fresh_planner(self.plan, pos)
+        self.last_pos = pos
+        self._q = []
+        return True
+
     def halt(self):
         """Stop at once (limit switch): drop everything queued in the PIO."""
         sm = self.gen.sm
         sm.active(0)
         while sm.tx_fifo():
             sm.exec("pull()")
-        sm.restart()
+        sm.restart()            # clears ISR (the pulse width) among the internal state
+        self.gen.load_timing(self.timing)
         sm.active(1)
         now = time.ticks_us()
         pos = self.pos_now(now)
@@ -122,14 +156,23 @@ class Motion:
         return self.moving
 
     def pos_now(self, now=None):
+        """Where the lens is now, counting the steps of the word in progress (they are
+        evenly spaced, the first STEP_WORD_RISE cycles after the word starts)."""
         if now is None:
             now = time.ticks_us()
         pos = self.last_pos
-        for end, after in self._q:
-            if time.ticks_diff(now, end) >= 0:
-                pos = after
-            else:
-                break
+        for w in self._q:
+            if time.ticks_diff(now, w[0]) >= 0:
+                pos = w[1]
+                continue
+            n = w[2]
+            if n:
+                into = time.ticks_diff(now, w[3]) - self._rise_us
+                k = int(into / w[4]) + 1 if into >= 0 else 0
+                if k > abs(n):
+                    k = abs(n)
+                pos = w[1] - (n - k if n > 0 else n + k)
+            break
         return pos
 
     def target(self):
@@ -172,13 +215,14 @@ class Motion:
                 elif x > self.max_pos:
                     x = self.max_pos
                 plan.tgt_x = x
+            before = plan.pos
             seg = plan.next_segment()
             if seg is None:
                 if self._legs:
                     self.plan.move_to(self._legs.pop(0))
                     continue
                 break
-            self._push(seg, now)
+            self._push(seg, now, plan.pos - before)
         if self.plan.idle() and not self._legs:
             if time.ticks_diff(now, self._q_end) >= 0:
                 self._finish(self.plan.pos, "done")
@@ -192,7 +236,7 @@ class Motion:
         idx = k - 5 if k > 5 else 0
         return _ms_until(now, q[idx][0]) if q else 1
 
-    def _push(self, seg, now):
+    def _push(self, seg, now, signed):
         t = self.timing
         kind, arg, secs = seg
         w = secs * self.freq + self._carry
@@ -225,12 +269,10 @@ class Motion:
         us = tot // self._cyc_per_us
         self._q_rem = tot - us * self._cyc_per_us
         self._q_end = time.ticks_add(start, us)
-        self._qpos = self.plan.pos
-        self._q.append([self._q_end, self._pos_after(steps)])
-
-    def _pos_after(self, steps):
-        # planner.pos already counts the steps of the segment it just returned
-        return self.plan.pos
+        # [end, position after, signed steps, start, period in us]; planner.pos already
+        # counts the steps of the segment it just returned
+        period_us = (cyc - sg.STEP_WORD_RISE) / (steps * self._cyc_per_us) if steps else 0.0
+        self._q.append([self._q_end, self.plan.pos, signed, start, period_us])
 
     def _finish(self, pos, why):
         self.moving = False

@@ -21,20 +21,15 @@ Segments are tuples, consumed by motion.py:
 
 from math import sqrt
 
-try:
-    from micropython import const
-except ImportError:  # CPython (host tests)
-    def const(x):
-        return x
+# plain ints, not const(): this module also runs on CPython in the host tests
+SEG_DIR = 0
+SEG_STEPS = 1
 
-SEG_DIR = const(0)
-SEG_STEPS = const(1)
+MODE_IDLE = 0
+MODE_MOVE = 1
+MODE_TRACK = 2
 
-MODE_IDLE = const(0)
-MODE_MOVE = const(1)
-MODE_TRACK = const(2)
-
-MAX_N = const(256)
+MAX_N = 256
 
 
 class Planner:

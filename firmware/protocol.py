@@ -13,10 +13,7 @@ import json
 import sys
 import time
 
-try:
-    import asyncio
-except ImportError:  # CPython host tests
-    asyncio = None
+import asyncio
 
 MAX_QUEUED = 48
 MAX_LINE = 200
@@ -86,7 +83,7 @@ class Out:
         self.q = []
         self.dropped = 0
         self.sent = 0
-        self.flag = asyncio.ThreadSafeFlag() if asyncio else None
+        self.flag = asyncio.ThreadSafeFlag()
 
     def _put(self, d):
         if self.dropped:
@@ -96,8 +93,7 @@ class Out:
             self.q.pop(0)
             self.dropped += 1
         self.q.append(line)
-        if self.flag is not None:
-            self.flag.set()
+        self.flag.set()
 
     def event(self, name, t=None, **fields):
         if t is None:

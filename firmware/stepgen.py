@@ -19,6 +19,8 @@ Cycle accounting (1 cycle = 1 / SM clock, 8 ns at 125 MHz), H = ISR = high count
 from micropython import const
 import rp2
 
+from pio_step import step_program
+
 STEP_WORD_RISE = const(4)       # cycles from pull to first STEP rise
 STEP_OVERHEAD = const(5)        # P = H + L + STEP_OVERHEAD
 DIR_WORD_OVERHEAD = const(7)    # dir word lasts D + 7 cycles
@@ -29,34 +31,6 @@ MAX_STEPS_PER_WORD = const(256)
 FIFO_DEPTH = const(8)           # TX FIFO joined with RX
 MAX_L = const(0x7FFFFF)         # 23 bits
 MAX_D = const(0x3FFFFFFF)       # 30 bits
-
-
-@rp2.asm_pio(sideset_init=rp2.PIO.OUT_LOW, out_init=rp2.PIO.OUT_LOW,
-             out_shiftdir=rp2.PIO.SHIFT_RIGHT, autopull=False,
-             fifo_join=rp2.PIO.JOIN_TX)
-def step_program():
-    # type: ignore  # the PIO assembler DSL is not Python the checker understands
-    wrap_target()                       # noqa: F821
-    label("top")                        #                               # noqa: F821
-    pull(block)             .side(0)    # 0  OSR <- next word           # noqa: F821
-    out(x, 1)               .side(0)    # 1  x = word kind              # noqa: F821
-    jmp(not_x, "steps")     .side(0)    # 2                             # noqa: F821
-    out(pins, 1)            .side(0)    # 3  dir word: DIR <- bit 1     # noqa: F821
-    mov(x, osr)             .side(0)    # 4  x = dwell count D          # noqa: F821
-    label("dwell")                      #                               # noqa: F821
-    jmp(x_dec, "dwell")     .side(0)    # 5  D + 1 cycles               # noqa: F821
-    jmp("top")              .side(0)    # 6                             # noqa: F821
-    label("steps")                      #                               # noqa: F821
-    out(y, 8)               .side(0)    # 7  y = n - 1; OSR = L         # noqa: F821
-    label("step")                       #                               # noqa: F821
-    mov(x, isr)             .side(1)    # 8  STEP high; x = H           # noqa: F821
-    label("high")                       #                               # noqa: F821
-    jmp(x_dec, "high")      .side(1)    # 9  H + 1 cycles               # noqa: F821
-    mov(x, osr)             .side(0)    # 10 STEP low; x = L            # noqa: F821
-    label("low")                        #                               # noqa: F821
-    jmp(x_dec, "low")       .side(0)    # 11 L + 1 cycles               # noqa: F821
-    jmp(y_dec, "step")      .side(0)    # 12 next step of this word     # noqa: F821
-    wrap()                              #                               # noqa: F821
 
 
 def step_word(n, low):

@@ -530,7 +530,6 @@ def timeline_svg(d, t0=None, t1=None, width=1200, analog=True, lanes=None, title
                 v = vmin + (vmax - vmin) * k / 4
                 yy = ay + ah - ah * k / 4
                 o.append(f'<text x="{left - 8}" y="{yy + 4:.1f}" text-anchor="end" fill="{LENS_COLOR}">{v:.0f}</text>')
-            o.append(f'<text x="{left - 8}" y="{ay - 2}" text-anchor="end" fill="{LENS_COLOR}">steps</text>')
             if d.target:
                 p = _polyline(d.target, t0, t1, left, w, vmin, vmax, ay, ah, step=True)
                 o.append(f'<path d="{p}" fill="none" stroke="{TARGET_COLOR}" stroke-width="2" '
@@ -551,7 +550,6 @@ def timeline_svg(d, t0=None, t1=None, width=1200, analog=True, lanes=None, title
                 v = smin + (smax - smin) * k / 4
                 yy = ay + ah - ah * k / 4
                 o.append(f'<text x="{left + w + 6}" y="{yy + 4:.1f}" fill="{SUBJECT_COLOR}">{v:.0f}</text>')
-            o.append(f'<text x="{left + w + 6}" y="{ay - 2}" fill="{SUBJECT_COLOR}">mm</text>')
         # legend
         lx = left + 8
         ly = ay + 14

@@ -264,13 +264,13 @@ def _soft_reset():
 
 
 def _unlock_heap():
-    """A Ctrl-C can land inside a hard IRQ handler, with the heap locked."""
-    for _ in range(8):
+    """A Ctrl-C can land inside a hard IRQ handler, with the heap locked (the kernel's
+    run_handler locks it once; unlocking an unlocked heap would corrupt the lock depth)."""
+    if K.in_irq:
         try:
-            if micropython.heap_unlock() == 0:
-                break
+            micropython.heap_unlock()
         except Exception:  # noqa: BLE001
-            break
+            pass
     K.in_irq = False
 
 

@@ -1,0 +1,430 @@
+"""Photographer features on top of motion: manual focus nudge (jog), focus marks with an
+eased pull, focus stacking, homing to the lens end-stop switch, and the limit-switch
+guard. Each is a small job run from the service loop; at most one job runs at a time
+and any button press aborts a stack or a pull, leaving the lens where it is.
+
+Buttons (optional, see hardware/pinmap.json):
+  jog_near / jog_far   tap: one fine step (jog_fine); hold: coarse steps (jog_coarse)
+                       every jog_repeat_ms
+  both jog buttons     tap: pull to the other mark (A <-> B, the follow-focus A-B move);
+                       hold for long_press_ms: store the current position as the next
+                       mark (A, then B, ...)
+  home switch          outside homing it is a limit: the motor stops at once, motion is
+                       refused until `clear`
+"""
+
+import time
+
+# job ids
+IDLE = 0
+PULL = 1
+STACK = 2
+HOME = 3
+JOB_NAMES = ("idle", "pull", "stack", "home")
+
+JOG_NEAR = 3
+JOG_FAR = 4
+HOME_IN = 5
+MARKS = ("A", "B", "C", "D")
+
+
+class Features:
+    def __init__(self, app):
+        self.app = app
+        self.out = app.out
+        self.motion = app.motion
+        self.job = IDLE
+        self.phase = 0
+        self.t0 = 0                  # ticks_us when the job (phase) started
+        self.jog_dir = 0
+        self.jog_next = 0            # ticks_us of the next repeat
+        self.jog_t0 = 0
+        self.both_t0 = -1            # both jog buttons down since (ticks_us), -1 = no
+        self.both_long = False
+        self.next_mark = 0
+        self.pull_from = 0
+        self.pull_to = 0
+        self.pull_ms = 0
+        self.stack_pos = []
+        self.stack_i = 0
+        self.stack_shot = 0
+        self.stack_start_pos = 0
+        self.settle_until = 0
+        self.home_found = False
+        self.configure(app.cfg)
+
+    def configure(self, cfg):
+        self.cfg = cfg
+
+    # ---- state shared with commands ----------------------------------------------------
+    def motion_locked(self):
+        if self.motion.fault:
+            return "limit switch hit: send `clear` first"
+        if self.job == HOME:
+            return "homing in progress"
+        if self.job == STACK:
+            return "focus stack in progress"
+        return None
+
+    def abort(self, why):
+        if self.job == IDLE:
+            return
+        job = self.job
+        self.job = IDLE
+        self.motion.limit_speed(0)
+        if self.motion.busy():
+            self.motion.stop()
+        self.app.focus.blocked = False
+        self.app.focus.update_armed()
+        self.out.event(JOB_NAMES[job] + "_aborted", why=why, pos=self.motion.pos_now())
+
+    # ---- buttons -------------------------------------------------------------------------
+    def on_input(self, t, idx, st):
+        if idx == HOME_IN:
+            if st == 1:
+                self._home_switch(t)
+            return
+        if st == 1 and self.job in (PULL, STACK):
+            self.abort("button " + self.app.inputs.names[idx])
+            return
+        if idx not in (JOG_NEAR, JOG_FAR):
+            return
+        inp = self.app.inputs
+        both = inp.pressed(JOG_NEAR) and inp.pressed(JOG_FAR)
+        if both:
+            self.jog_dir = 0
+            if self.both_t0 < 0:
+                self.both_t0 = t
+                self.both_long = False
+            return
+        if self.both_t0 >= 0 and st == 0:
+            if not self.both_long:
+                self._pull_other_mark()
+            self.both_t0 = -1
+            self.jog_dir = 0
+            return
+        if st == 1 and self.both_t0 < 0:
+            self.jog_dir = -1 if idx == JOG_NEAR else 1
+            self.jog_t0 = t
+            self.jog_next = time.ticks_add(t, 2 * self.cfg["jog_repeat_ms"] * 1000)
+            self._jog(self.cfg["jog_fine"] * self.jog_dir, "fine")
+        elif st == 0:
+            self.jog_dir = 0
+
+    def _jog(self, delta, size):
+        m = self.motion
+        if self.motion_locked() or self.app.focus.af_running():
+            self.out.event("jog_refused", why=self.motion_locked() or "AF is running")
+            return
+        base = m.target() if m.busy() else m.pos_now()
+        tgt = m.move_to(base + delta, "jog")
+        self.out.event("jog", size=size, delta=delta, target=tgt)
+
+    # ---- marks -------------------------------------------------------------------------
+    def store_mark(self, name):
+        pos = self.motion.pos_now()
+        marks = dict(self.cfg["marks"])
+        marks[name] = pos
+        self.app.commands_apply({"marks": marks})
+        self.out.event("mark_set", mark=name, pos=pos)
+
+    def _pull_other_mark(self):
+        marks = self.cfg["marks"]
+        if "A" not in marks or "B" not in marks:
+            self.out.event("pull_refused", why="store marks A and B first (hold both jog buttons)")
+            return
+        here = self.motion.pos_now()
+        name = "B" if abs(here - marks["A"]) <= abs(here - marks["B"]) else "A"
+        self.pull(name, self.cfg["pull_ms"])
+
+    def pull(self, name, ms):
+        """Eased move to a mark over `ms` (smoothstep position profile, followed by the
+        tracking controller; 0 = as fast as the motor allows)."""
+        marks = self.cfg["marks"]
+        if name not in marks:
+            raise ValueError("mark %s is not set" % name)
+        if self.motion_locked():
+            raise ValueError(self.motion_locked())
+        self.pull_from = self.motion.pos_now()
+        self.pull_to = marks[name]
+        self.out.event("pull_start", mark=name, target=self.pull_to, ms=ms)
+        if ms <= 0:
+            self.motion.move_to(self.pull_to, "pull")
+        self.pull_ms = ms
+        self.job = PULL
+        self.t0 = time.ticks_us()
+
+    def _pull_service(self, now):
+        el = time.ticks_diff(now, self.t0) / 1000
+        m = self.motion
+        if self.pull_ms > 0 and el < self.pull_ms:
+            u = el / self.pull_ms
+            d = self.pull_to - self.pull_from
+            x = self.pull_from + d * u * u * (3 - 2 * u)            # smoothstep
+            v = d * 6 * u * (1 - u) / (self.pull_ms / 1000)
+            m.track(x, v, now)
+            return 2
+        if self.phase == 0:
+            self.phase = 1
+            m.move_to(self.pull_to, "pull")                          # land exactly
+            return 2
+        if not m.busy():
+            self.job = IDLE
+            self.phase = 0
+            self.out.event("pull_done", pos=m.pos_now(), ms=el)
+            return -1
+        return 2
+
+    # ---- focus stacking -----------------------------------------------------------------
+    def stack_start(self):
+        c = self.cfg
+        if self.motion_locked():
+            raise ValueError(self.motion_locked())
+        if self.app.focus.af_running():
+            raise ValueError("AF is running")
+        near, far, step = c["stack_near"], c["stack_far"], c["stack_step"]
+        if c["stack_count"] > 0:
+            pos = [near + i * step * (1 if far >= near else -1) for i in range(c["stack_count"])]
+        else:
+            if near == far:
+                raise ValueError("set stack_far (or stack_count) first")
+            sgn = 1 if far > near else -1
+            pos = list(range(near, far + sgn, step * sgn))
+            if pos[-1] != far:
+                pos.append(far)
+        self.stack_pos = pos
+        self.stack_i = 0
+        self.stack_shot = 0
+        self.stack_start_pos = self.motion.pos_now()
+        self.job = STACK
+        self.phase = 0
+        self.app.focus.blocked = True
+        self.app.focus.update_armed()
+        self.out.event("stack_start", positions=len(pos), near=pos[0], far=pos[-1],
+                       step=c["stack_step"], shots=c["stack_shots"], settle_ms=c["settle_ms"])
+        self.motion.move_to(pos[0], "stack")
+
+    def _stack_service(self, now):
+        m, trig = self.motion, self.app.trigger
+        if self.phase == 0:                           # moving to the position
+            if m.busy():
+                return 2
+            self.phase = 1
+            self.settle_until = time.ticks_add(now, self.cfg["settle_ms"] * 1000)
+            self.out.event("stack_settle", index=self.stack_i, pos=m.pos_now(now))
+        if self.phase == 1:                           # settling
+            left = time.ticks_diff(self.settle_until, now)
+            if left > 0:
+                return (left + 999) // 1000
+            self.phase = 2
+        if self.phase == 2:                           # exposures, motor stopped
+            if trig.firing:
+                return 2
+            if self.stack_shot < self.cfg["stack_shots"]:
+                if trig.fire():
+                    self.stack_shot += 1
+                    self.out.event("exposure", trig.fired_at, frame=trig.frames,
+                                   pos=m.pos_now(now), state="stack", cause="stack",
+                                   index=self.stack_i, shot=self.stack_shot)
+                return 2
+            self.out.event("stack_progress", index=self.stack_i, of=len(self.stack_pos),
+                           pos=m.pos_now(now))
+            self.stack_i += 1
+            self.stack_shot = 0
+            if self.stack_i < len(self.stack_pos):
+                self.phase = 0
+                m.move_to(self.stack_pos[self.stack_i], "stack")
+                return 2
+            self.phase = 3
+            if self.cfg["stack_return"]:
+                m.move_to(self.stack_start_pos, "stack_return")
+        if self.phase == 3:
+            if m.busy():
+                return 2
+            self.job = IDLE
+            self.phase = 0
+            self.app.focus.blocked = False
+            self.app.focus.update_armed()
+            self.out.event("stack_done", positions=len(self.stack_pos), pos=m.pos_now(now))
+        return -1
+
+    # ---- homing and the limit switch ------------------------------------------------------
+    def home(self):
+        if self.job != IDLE:
+            raise ValueError("busy: " + JOB_NAMES[self.job])
+        m = self.motion
+        m.fault = None
+        self.job = HOME
+        self.home_found = False
+        self.t0 = time.ticks_us()
+        self.out.event("home_start")
+        if self.app.inputs.pressed(HOME_IN):
+            self._home_phase(2)                        # already on the switch: back off
+        else:
+            self._home_phase(1)
+
+    def _home_phase(self, ph):
+        m, c = self.motion, self.cfg
+        self.phase = ph
+        here = m.pos_now()
+        if ph == 1:                                    # seek towards the switch
+            m.limit_speed(c["home_speed"])
+            m.move_to(here - c["home_max_steps"], "home_seek")
+        elif ph == 2:                                  # back off until it opens
+            m.limit_speed(c["home_speed"])
+            m.move_to(here + c["home_backoff"], "home_backoff")
+        elif ph == 3:                                  # slow re-approach
+            m.limit_speed(c["home_slow_speed"])
+            m.move_to(here - 2 * c["home_backoff"], "home_approach")
+
+    def _home_switch(self, t):
+        m = self.motion
+        if self.job == HOME and self.phase in (1, 3):
+            m.halt()
+            if self.phase == 1:
+                self._home_phase(2)
+            else:
+                self.home_found = True
+                self.phase = 4
+            return
+        if self.job == HOME:
+            return
+        # a limit hit outside homing: stop now, refuse motion until cleared
+        was = m.busy()
+        m.halt()
+        m.fault = "limit"
+        self.abort("limit switch")
+        self.out.event("limit_hit", pos=m.pos_now(), moving=was)
+
+    def _home_service(self, now):
+        m, c = self.motion, self.cfg
+        if time.ticks_diff(now, self.t0) > c["home_timeout_ms"] * 1000:
+            self._home_fail("timeout: the home switch was not found within %d ms" % c["home_timeout_ms"])
+            return -1
+        if m.busy():
+            return 2
+        if self.phase == 1:
+            self._home_fail("the home switch was not found within %d steps" % c["home_max_steps"])
+        elif self.phase == 2:
+            if self.app.inputs.pressed(HOME_IN):
+                self._home_fail("the home switch did not open when backing off")
+            else:
+                self._home_phase(3)
+        elif self.phase == 3:
+            self._home_fail("the home switch was not found on the slow approach")
+        elif self.phase == 4:
+            m.limit_speed(0)
+            m.set_position(0)
+            self.job = IDLE
+            self.phase = 0
+            self.out.event("home_done", pos=0, ms=time.ticks_diff(now, self.t0) / 1000)
+        return -1 if self.job == IDLE else 2
+
+    def _home_fail(self, why):
+        self.motion.limit_speed(0)
+        self.motion.stop()
+        self.job = IDLE
+        self.phase = 0
+        self.out.event("home_error", why=why)
+
+    # ---- service loop ----------------------------------------------------------------------
+    def service(self, now):
+        w = -1
+        if self.both_t0 >= 0 and not self.both_long:
+            held = time.ticks_diff(now, self.both_t0)
+            need = self.cfg["long_press_ms"] * 1000
+            if held >= need:
+                self.both_long = True
+                name = MARKS[self.next_mark % 2]
+                self.next_mark += 1
+                self.store_mark(name)
+            else:
+                w = (need - held + 999) // 1000
+        if self.jog_dir and self.job == IDLE:
+            left = time.ticks_diff(self.jog_next, now)
+            if left <= 0:
+                self._jog(self.cfg["jog_coarse"] * self.jog_dir, "coarse")
+                self.jog_next = time.ticks_add(now, self.cfg["jog_repeat_ms"] * 1000)
+                left = self.cfg["jog_repeat_ms"] * 1000
+            w = _earliest(w, (left + 999) // 1000)
+        if self.job == PULL:
+            w = _earliest(w, self._pull_service(now))
+        elif self.job == STACK:
+            w = _earliest(w, self._stack_service(now))
+        elif self.job == HOME:
+            w = _earliest(w, self._home_service(now))
+        return w
+
+    def on_moved(self, t, why):
+        pass
+
+    def busy(self):
+        return self.job != IDLE
+
+    # ---- serial commands ----------------------------------------------------------------------
+    def cmd_jog(self, args):
+        if not args:
+            raise ValueError("jog: use 'jog N' (steps, negative = near) or 'jog near|far [fine|coarse]'")
+        a0 = args[0]
+        if a0 in ("near", "far"):
+            size = args[1] if len(args) > 1 else "fine"
+            if size not in ("fine", "coarse"):
+                raise ValueError("jog: size is fine or coarse")
+            n = self.cfg["jog_" + size] * (-1 if a0 == "near" else 1)
+        else:
+            try:
+                n = int(a0)
+            except ValueError:
+                raise ValueError("jog: expected a whole number of steps or near|far")
+            size = "steps"
+        if self.motion_locked():
+            raise ValueError(self.motion_locked())
+        self._jog(n, size)
+        self.out.reply("jog", delta=n, target=self.motion.target())
+
+    def cmd_home(self, args):
+        self.home()
+        self.out.reply("home", started=True)
+
+    def cmd_clear(self, args):
+        was = self.motion.fault
+        self.motion.fault = None
+        self.out.reply("clear", cleared=was)
+
+    def cmd_mark(self, args):
+        if len(args) < 2 or args[0] not in ("set", "goto") or args[1].upper() not in MARKS:
+            raise ValueError("mark: use 'mark set A|B|C|D' or 'mark goto A|B|C|D [pull_ms]'")
+        name = args[1].upper()
+        if args[0] == "set":
+            self.store_mark(name)
+            self.out.reply("mark", mark=name, pos=self.motion.pos_now())
+            return
+        ms = self.cfg["pull_ms"]
+        if len(args) > 2:
+            try:
+                ms = int(args[2])
+            except ValueError:
+                raise ValueError("mark goto: pull_ms must be a whole number")
+            if not 0 <= ms <= 600000:
+                raise ValueError("mark goto: pull_ms must be between 0 and 600000")
+        self.pull(name, ms)
+        self.out.reply("mark", mark=name, target=self.pull_to, ms=ms)
+
+    def cmd_stack(self, args):
+        sub = args[0] if args else ""
+        if sub == "start":
+            self.stack_start()
+            self.out.reply("stack", positions=len(self.stack_pos))
+        elif sub == "abort":
+            self.abort("stack abort command")
+            self.out.reply("stack", aborted=True)
+        else:
+            raise ValueError("stack: use 'stack start' or 'stack abort' (settings: config stack_*)")
+
+
+def _earliest(a, b):
+    if a < 0:
+        return b
+    if b < 0:
+        return a
+    return a if a < b else b

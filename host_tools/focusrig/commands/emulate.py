@@ -1,0 +1,149 @@
+"""Start a virtual Pico behind a pseudo-terminal and run until interrupted (Ctrl-C).
+
+The first line printed is the device path: use it like /dev/ttyACM0 with mpremote,
+`focusrig deploy/monitor/status/config --port`, pyserial or a terminal program. It behaves
+like the Pico's USB serial: MicroPython banner and REPL, Ctrl-C stops main.py, raw REPL and
+raw-paste, Ctrl-D soft-resets (boot.py and main.py run again from the flash folder).
+
+The flash folder is persistent: --flash DIR, else $FOCUSRIG_FLASH, else
+~/.cache/focusrig/flash. Files mpremote copies land there. It starts empty (a blank Pico):
+deploy the firmware first, or pass --firmware to copy firmware/ in at start.
+
+Buttons: when run in a terminal, keys press the virtual buttons (shown at start):
+  a AF-ON   h half press   f full press (with half)   n jog near   m jog far
+  A H F N M hold / let go   b bounce on/off   + / - subject distance   q quit
+From scripts: --control FILE, then append lines to FILE:
+  press NAME [HOLD_MS [BOUNCE_MS]]   down NAME   up NAME   subject MM   play SCENARIO.json
+NAME is af_on, shutter_half, shutter_full, jog_near or jog_far. --scenario S.json plays a
+scenario's presses and subject distances after every boot that runs main.py.
+
+examples:
+  focusrig emulate                        # prints e.g. /dev/pts/7, keys press buttons
+  mpremote connect /dev/pts/7 cp -r firmware/ : + reset
+  focusrig emulate --flash /tmp/flash --firmware --control /tmp/buttons.ctl
+  echo "press af_on 300 2" >> /tmp/buttons.ctl
+  focusrig emulate --scenario scenarios/portrait.json --no-keys
+"""
+
+import os
+import shutil
+import signal
+import sys
+import termios
+import time
+import tty
+
+from .. import FIRMWARE_DIR
+from .. import scenario as scn
+from ..cli import UserError
+
+KEYS = {
+    "a": "af_on", "h": "shutter_half", "f": "shutter_full", "n": "jog_near", "m": "jog_far",
+}
+
+
+def add_arguments(p):
+    p.add_argument("--flash", metavar="DIR",
+                   help="flash folder (default: $FOCUSRIG_FLASH or ~/.cache/focusrig/flash)")
+    p.add_argument("--firmware", action="store_true",
+                   help="copy firmware/*.py into the flash folder before power-on")
+    p.add_argument("--control", metavar="FILE",
+                   help="control file: lines appended to it press buttons / set the subject")
+    p.add_argument("--scenario", metavar="S.json",
+                   help="play this scenario's presses and subject after every boot")
+    p.add_argument("--subject", type=float, default=2000.0, metavar="MM",
+                   help="subject distance seen by the virtual LiDAR (default 2000 mm)")
+    p.add_argument("--no-keys", action="store_true",
+                   help="do not read the keyboard (default when stdin is not a terminal)")
+    p.add_argument("--quiet", action="store_true", help="print only the device path")
+
+
+def run(args):
+    from ..virtual_pico import emulate as emu
+    from ..virtual_pico.runner import VirtualPicoError
+    try:
+        emu.check_micropython()
+    except VirtualPicoError as e:
+        raise UserError(str(e)) from None
+    s = None
+    if args.scenario:
+        try:
+            s = scn.load(args.scenario)
+        except scn.ScenarioError as e:
+            raise UserError(f"{e}: fix the scenario file (see docs/scenarios.md)") from None
+    flash = args.flash or emu.default_flash_dir()
+    if os.path.exists(flash) and not os.path.isdir(flash):
+        raise UserError(f"--flash {flash} is not a folder: give a folder path")
+    try:
+        os.makedirs(flash, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create the flash folder {flash} ({e.strerror}): pass --flash DIR") from None
+    if args.firmware:
+        for name in sorted(os.listdir(FIRMWARE_DIR)):
+            if name.endswith(".py"):
+                shutil.copy2(os.path.join(FIRMWARE_DIR, name), os.path.join(flash, name))
+
+    quiet = args.quiet
+
+    def log(msg):
+        if not quiet:
+            sys.stderr.write(f"[emulate] {msg}\r\n")
+            sys.stderr.flush()
+
+    em = emu.Emulator(flash, log=log, control=args.control, subject_mm=args.subject, scenario=s)
+    keys = not args.no_keys and sys.stdin.isatty()
+    old_tty = None
+    stop = []
+
+    def on_term(signum, frame):
+        stop.append(signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+    try:
+        path = em.start()
+        print(path, flush=True)
+        log(f"flash folder: {em.flash}")
+        if args.control:
+            log(f"control file: {os.path.abspath(args.control)}")
+        if keys:
+            old_tty = termios.tcgetattr(0)
+            tty.setcbreak(0)
+            log("keys: a AF-ON, h half, f full, n/m jog near/far (capital: hold/let go), "
+                "b bounce, +/- subject, q quit")
+        bounce = 0.0
+        while not stop:
+            ready = em.step(0.05, (0,) if keys else ())
+            if not ready:
+                continue
+            ch = os.read(0, 64).decode("utf-8", "replace")
+            if not ch:
+                keys = False
+                continue
+            for c in ch:
+                if c in ("q", "\x04"):
+                    stop.append(0)
+                elif c in KEYS:
+                    em.press(KEYS[c], 250 if c != "f" else 150, bounce)
+                    log(f"press {KEYS[c]}" + (f" (bounce {bounce:g} ms)" if bounce else ""))
+                elif c.lower() in KEYS:
+                    name = KEYS[c.lower()]
+                    down = name not in em.held_inputs
+                    em.set_input(name, down)
+                    if name == "shutter_full":
+                        em.set_input("shutter_half", down)
+                    log(f"{name} {'held' if down else 'let go'}")
+                elif c == "b":
+                    bounce = 0.0 if bounce else 3.0
+                    log(f"contact bounce {bounce:g} ms")
+                elif c in "+-":
+                    mm = max(100.0, em.subject_mm * (1.25 if c == "+" else 0.8))
+                    em.set_subject(round(mm))
+                    log(f"subject {round(mm)} mm")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if old_tty is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, old_tty)
+        em.close()
+    return 0
