@@ -221,6 +221,12 @@ class Features:
             if trig.firing:
                 return 2
             if self.stack_shot < self.cfg["stack_shots"]:
+                if self.stack_shot:
+                    # shots at one position are a frame apart (the camera's burst rate):
+                    # back to back they would be one long closure of the shutter line
+                    left = int(1000000 / self.cfg["burst_fps"]) - time.ticks_diff(now, trig.fired_at)
+                    if left > 0:
+                        return (left + 999) // 1000
                 if trig.fire():
                     self.stack_shot += 1
                     self.out.event("exposure", trig.fired_at, frame=trig.frames,

@@ -148,20 +148,10 @@ class Board:
 
     # ---- raw lines ----------------------------------------------------------------------
     def _fill(self, wait):
-        """Read what is there (waiting up to `wait` s for the first byte)."""
+        """Read what is there (waiting up to the port timeout, ~`wait`, for a byte)."""
         serial = _serial()
         try:
-            n = self.ser.in_waiting
-            if n:
-                data = self.ser.read(n)
-            else:
-                old = self.ser.timeout
-                if old != wait:
-                    self.ser.timeout = wait
-                data = self.ser.read(1)
-                n = self.ser.in_waiting
-                if data and n:
-                    data += self.ser.read(n)
+            data = self.ser.read(max(1, self.ser.in_waiting))
         except (serial.SerialException, OSError) as e:
             raise Disconnected(f"lost the board on {self.port} ({_short(str(e), 60)}): "
                                "check the cable, then run the command again") from None

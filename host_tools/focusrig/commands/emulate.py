@@ -13,7 +13,8 @@ Buttons: when run in a terminal, keys press the virtual buttons (shown at start)
   a AF-ON   h half press   f full press (with half)   n jog near   m jog far
   A H F N M hold / let go   b bounce on/off   + / - subject distance   q quit
 From scripts: --control FILE, then append lines to FILE:
-  press NAME [HOLD_MS [BOUNCE_MS]]   down NAME   up NAME   subject MM   play SCENARIO.json
+  press NAME [HOLD_MS [BOUNCE_MS [AT_MS]]]   down NAME   up NAME   subject MM
+  play SCENARIO.json       (times from now; AT_MS delays a press from now)
 NAME is af_on, shutter_half, shutter_full, jog_near or jog_far. --scenario S.json plays a
 scenario's presses and subject distances after every boot that runs main.py.
 

@@ -401,16 +401,17 @@ class Emulator:
 
     def control_line(self, line):
         """One line of the user's control language:
-            press NAME [HOLD_MS [BOUNCE_MS]]   down NAME   up NAME   subject MM
+            press NAME [HOLD_MS [BOUNCE_MS [AT_MS]]]   down NAME   up NAME   subject MM
             play SCENARIO.json"""
         parts = line.split()
         if not parts or parts[0].startswith("#"):
             return
         cmd = parts[0]
-        if cmd == "press" and 2 <= len(parts) <= 4:
+        if cmd == "press" and 2 <= len(parts) <= 5:
             hold = float(parts[2]) if len(parts) > 2 else 200.0
             bounce = float(parts[3]) if len(parts) > 3 else 0.0
-            self.press(parts[1], hold, bounce)
+            at = float(parts[4]) if len(parts) > 4 else 0.0
+            self.press(parts[1], hold, bounce, at)
         elif cmd in ("down", "up") and len(parts) == 2:
             self.set_input(parts[1], cmd == "down")
         elif cmd == "subject" and len(parts) == 2:
@@ -418,7 +419,7 @@ class Emulator:
         elif cmd == "play" and len(parts) == 2:
             self.play(scn.load(parts[1]))
         else:
-            raise ValueError(f"bad control line {line.strip()!r}: use press NAME [HOLD_MS [BOUNCE_MS]], "
+            raise ValueError(f"bad control line {line.strip()!r}: use press NAME [HOLD_MS [BOUNCE_MS [AT_MS]]], "
                              "down NAME, up NAME, subject MM or play SCENARIO.json")
 
     def _poll_user_ctl(self):

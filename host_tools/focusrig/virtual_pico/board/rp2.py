@@ -191,8 +191,11 @@ class StateMachine:
                 K.sms.remove(eng)
 
     def restart(self):
+        """SM_RESTART, then jump to the beginning of the program (MicroPython's
+        restart() does both; the register alone leaves the PC where it was)."""
         K.sync()
         self._eng.restart()
+        self._eng.pc = 0
 
     def exec(self, instr):
         K.sync()

@@ -1,0 +1,101 @@
+"""The motion planner on CPython (it is pure Python): exact step counts, speed and
+acceleration limits, time-optimal moves, retargeting and reversal."""
+
+import math
+import os
+import sys
+
+from hypothesis import given, settings, strategies as st
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware"))
+import planner as pl  # noqa: E402
+
+
+def drain(p, limit=2000000):
+    out = []
+    while len(out) < limit:
+        s = p.next_segment()
+        if s is None:
+            return out
+        out.append(s)
+    raise AssertionError("planner never finished")
+
+
+def step_times(segs):
+    """Absolute time of every step and its direction, from the segments."""
+    t = 0.0
+    d = 1
+    out = []
+    for kind, a, dur in segs:
+        if kind == pl.SEG_DIR:
+            d = 1 if a else -1
+            t += dur
+            continue
+        for i in range(a):
+            out.append((t + i * dur / a, d))
+        t += dur
+    return out, t
+
+
+@settings(max_examples=60, deadline=None)
+@given(d=st.integers(-100000, 100000), v=st.sampled_from([2000, 20000, 100000]),
+       a=st.sampled_from([20000, 100000, 1000000]))
+def test_step_count_equals_position_change_and_limits_hold(d, v, a):
+    p = pl.Planner(v, a)
+    p.move_to(d)
+    segs = drain(p)
+    steps, total = step_times(segs)
+    assert sum(dd for _, dd in steps) == d
+    assert p.pos == d and p.idle()
+    if abs(d) >= 200:
+        assert total <= 1.02 * pl.optimal_time(d, v, a)
+    # no step interval shorter than max_speed allows (segments are even)
+    for kind, n, dur in segs:
+        if kind == pl.SEG_STEPS and n > 1:
+            assert dur / n >= 1.0 / v * 0.999
+
+
+@settings(max_examples=40, deadline=None)
+@given(first=st.integers(100, 20000), after=st.integers(1, 60), second=st.integers(-20000, 20000))
+def test_retarget_mid_move_blends_and_lands_exactly(first, after, second):
+    p = pl.Planner(20000, 100000)
+    p.move_to(first)
+    segs = []
+    for _ in range(after):
+        s = p.next_segment()
+        if s is None:
+            break
+        segs.append(s)
+    p.move_to(second)
+    segs += drain(p)
+    steps, _ = step_times(segs)
+    assert sum(dd for _, dd in steps) == second
+    # acceleration limit: consecutive step intervals imply |dv/dt| <= accel (with slack
+    # for even spacing within a segment), and velocity passes through zero to reverse
+    v_prev = None
+    for (t0, d0), (t1, d1) in zip(steps, steps[1:]):
+        if d0 != d1:
+            v_prev = None
+            continue
+        v = d1 / (t1 - t0)
+        if v_prev is not None:
+            assert abs(v - v_prev) / (t1 - t0) <= 100000 * 2.5 + 5e3
+
+
+def test_reversal_decelerates_through_zero():
+    p = pl.Planner(20000, 100000)
+    p.move_to(5000)
+    segs = [p.next_segment() for _ in range(80)]
+    p.move_to(0)
+    segs += drain(p)
+    kinds = [s[0] for s in segs]
+    assert kinds.count(pl.SEG_DIR) == 2          # start, and exactly one reversal
+    steps, _ = step_times(segs)
+    rev = next(i for i, (_, d) in enumerate(steps) if d < 0)
+    iv_before = steps[rev - 1][0] - steps[rev - 2][0]
+    assert 1 / iv_before < 1000                  # slow at the turnaround, not a jerk
+
+
+def test_optimal_time_formula():
+    assert math.isclose(pl.optimal_time(1000, 20000, 100000), 0.2)
+    assert math.isclose(pl.optimal_time(100000, 20000, 100000), 5.2)
