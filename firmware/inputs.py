@@ -83,23 +83,27 @@ class Inputs:
 
     # ---- interrupt side (hard IRQ: no allocation) --------------------------------------
     def edge(self, i, now, flags):
-        """An edge on input i (hard IRQ). `flags` are the latched edge triggers: with
-        exactly one of them the edge direction is known even if the contact has already
-        bounced back by the time the handler runs."""
+        """An edge on input i (hard IRQ). `flags` are the edge triggers latched since the
+        last handler: they tell the direction even if the contact has bounced back by the
+        time the handler runs (~20 us after the edge)."""
         self.edges += 1
         if flags == _FALL:
             new = 1 if self.actives[i] == 0 else 0
         elif flags == _RISE:
             new = 1 if self.actives[i] == 1 else 0
         else:
-            new = 1 if self.pins[i].value() == self.actives[i] else 0
+            new = -1        # both edges latched: the contact bounced within the IRQ latency
         if self.dirty[i]:
             need = self.glitch_us if self.pending[i] else self.debounce_us
             expired = time.ticks_diff(now, self.last_edge[i]) >= need
         else:
             expired = True
         if expired and not self.pending[i]:
-            if self.dirty[i] and 1 - new != self.state[i]:
+            if new < 0:
+                # a settled line that moved, moved away from its accepted state (the pin
+                # may already read the old level again: do not sample it)
+                new = 1 - self.state[i]
+            elif self.dirty[i] and 1 - new != self.state[i]:
                 # the quiet window closed before the main loop looked: the line had
                 # settled opposite to this edge
                 self._accept(i, 1 - new, now)
@@ -139,14 +143,13 @@ class Inputs:
             if age >= need:
                 self.dirty[i] = 0
                 level = 1 if self.pins[i].value() == self.actives[i] else 0
-                was_pending = self.pending[i]
                 self.pending[i] = 0
                 if level != self.state[i]:
                     self._accept(i, level, now)
-                    if was_pending and self.debounce_us > self.glitch_us:
-                        # the accepted edge opens a lock-out window of its own
-                        self.dirty[i] = 1
-                        self.last_edge[i] = now
+                    # an accepted transition opens a lock-out window of its own: the
+                    # contact may only now be starting to bounce
+                    self.dirty[i] = 1
+                    self.last_edge[i] = now
                 machine.enable_irq(st)
                 if self.dirty[i]:
                     ms = (self.debounce_us + 999) // 1000

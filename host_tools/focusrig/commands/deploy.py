@@ -126,7 +126,7 @@ def run(args):
         raise UserError("mpremote is not installed: run `make test` or pip install mpremote") from None
     print(f"deploy: {port}: entering the raw REPL")
     try:
-        t = SerialTransport(port, baudrate=transport.BAUD)
+        t = SerialTransport(port, baudrate=transport.BAUD, timeout=1)
     except MpError:
         raise UserError(f"cannot open {port}: check the port (is another program using it?)") from None
     try:

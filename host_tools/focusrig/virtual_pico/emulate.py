@@ -25,6 +25,7 @@ Buttons and the subject distance reach the board through a control file the kern
 """
 
 import fcntl
+import heapq
 import json
 import os
 import pty
@@ -118,6 +119,7 @@ class Emulator:
         self.boots = 0
         self.held_inputs = set()
         self._rng = random.Random(1)
+        self._edge_q = []              # (wall_ns, gpio, level) not yet sent to the kernel
 
     # ---- life cycle ---------------------------------------------------------------------
     def start(self):
@@ -183,6 +185,7 @@ class Emulator:
             "lidar_uart": self.pm["uart"]["lidar"]["id"],
             "lens": dict(DRIVER_MODELS["a4988"]),
             "serial": [],
+            "ready": self._ready_path,
         }
         if self.scenario is not None and "main.py" in run:
             edges, _ = scn.edges(self.scenario, self.sigs)
@@ -197,6 +200,11 @@ class Emulator:
 
     def _spawn(self, run):
         self.boots += 1
+        self._ready_path = os.path.join(self.work, "ready")
+        try:
+            os.unlink(self._ready_path)
+        except OSError:
+            pass
         setup_path = os.path.join(self.work, "setup.json")
         with open(setup_path, "w") as f:
             json.dump(self._setup(run), f)
@@ -217,7 +225,8 @@ class Emulator:
         self._tail = b""
         self._boot_buf = b""
         self.state = "up" if "main.py" in run else "booting_raw"
-        self._hold = self.state == "booting_raw"
+        self._hold = True               # until the interpreter runs _vp_boot's files
+        self._hold_reason = "boot"
         self._hold_until = time.monotonic() + 10.0
         self.log(f"boot {self.boots}: running {', '.join(run)}")
 
@@ -241,6 +250,7 @@ class Emulator:
             # Ctrl-C interrupts running code; what follows waits for the REPL
             self._write_board(data[: i + 1])
             self._hold = True
+            self._hold_reason = "ctrl-c"
             self._hold_until = time.monotonic() + 3.0
             self._held += data[i + 1:]
             return
@@ -357,9 +367,37 @@ class Emulator:
             self._spawn(run=("boot.py", "main.py"))
 
     # ---- buttons and the subject ---------------------------------------------------------
+    FEED_AHEAD_NS = 200_000_000     # send edges this far ahead of their time
+    FEED_MAX = 64                   # edges per kernel line (the board's heap is small)
+
     def _kernel_cmd(self, line):
         with open(self.kctl, "ab") as f:
             f.write(line.encode() + b"\n")
+
+    def _queue_edges(self, edges, base_ns=None):
+        """edges: [[t_ns from base, gpio, level], ...]; base: wall clock now."""
+        base = time.time_ns() if base_ns is None else base_ns
+        for t, gpio, level in edges:
+            heapq.heappush(self._edge_q, (base + int(t), int(gpio), int(level)))
+        self._feed_edges()
+
+    def _feed_edges(self):
+        """Hand the kernel the edges due soon, in small lines, so its heap stays small."""
+        if not self._edge_q:
+            return
+        horizon = time.time_ns() + self.FEED_AHEAD_NS
+        lines = []
+        batch = []
+        while self._edge_q and self._edge_q[0][0] <= horizon:
+            batch.append(list(heapq.heappop(self._edge_q)))
+            if len(batch) >= self.FEED_MAX:
+                lines.append("edges " + json.dumps(batch))
+                batch = []
+        if batch:
+            lines.append("edges " + json.dumps(batch))
+        if lines:
+            with open(self.kctl, "ab") as f:
+                f.write(("\n".join(lines) + "\n").encode())
 
     def _check_input(self, name):
         if name not in self.sigs or name not in self.pm["inputs"]:
@@ -380,9 +418,10 @@ class Emulator:
         if presses:
             edges, _ = scn.edges({"presses": presses, "seed": s.get("seed", self._rng.randrange(1 << 30))},
                                  self.sigs)
-            self._kernel_cmd("edges " + json.dumps(edges))
+            self._queue_edges(edges)
         if "subject_mm" in s:
-            self._kernel_cmd("subject " + json.dumps(s["subject_mm"]))
+            now = time.time_ns()
+            self._kernel_cmd("subject " + json.dumps([[now + int(t * 1e6), mm] for t, mm in s["subject_mm"]]))
 
     def set_input(self, name, pressed):
         """Hold an input down (True) or let it go (False)."""
@@ -393,11 +432,11 @@ class Emulator:
             self.held_inputs.add(name)
         else:
             self.held_inputs.discard(name)
-        self._kernel_cmd("edges " + json.dumps([[0, gpio, lv]]))
+        self._queue_edges([[0, gpio, lv]])
 
     def set_subject(self, mm):
         self.subject_mm = float(mm)
-        self._kernel_cmd("subject " + json.dumps([[0, float(mm)]]))
+        self._kernel_cmd("subject " + json.dumps([[time.time_ns(), float(mm)]]))
 
     def control_line(self, line):
         """One line of the user's control language:
@@ -481,9 +520,16 @@ class Emulator:
                 self._from_user(d)
         if self.state == "booting_raw":
             self._check_boot_raw()
-        if self._hold and self.state == "up" and (self._in_repl_readline() or time.monotonic() > self._hold_until):
-            self._release_held()
+        if self._hold and self.state == "up":
+            if time.monotonic() > self._hold_until:
+                self._release_held()
+            elif self._hold_reason == "boot":
+                if os.path.exists(self._ready_path):
+                    self._release_held()
+            elif self._in_repl_readline():
+                self._release_held()
         self._poll_user_ctl()
+        self._feed_edges()
         return [fd for fd in extra_fds if fd in r]
 
 

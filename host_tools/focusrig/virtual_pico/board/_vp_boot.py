@@ -193,11 +193,15 @@ EXIT_HARD_RESET = 99
 
 class Control:
     """Commands from the emulator (buttons, subject distance), one per line appended to
-    a file, polled while the firmware idles (paced mode only):
+    a file, polled while the firmware idles (paced mode only). Times are the host's wall
+    clock (time.time_ns(), the same clock paced virtual time follows), so lines read a
+    little late still act at the right moment:
 
-        edges [[dt_ns, gpio, level], ...]   drive input pins, dt relative to now
-        subject [[dt_ms, mm], ...]          new subject distance path, relative to now
+        edges [[wall_ns, gpio, level], ...]   drive input pins
+        subject [[wall_ns, mm], ...]          new subject distance path
     """
+
+    CHUNK = 4096
 
     def __init__(self, path, board):
         self.path = path
@@ -220,32 +224,40 @@ class Control:
             return
         if size <= self.pos:
             return
+        n = size - self.pos
+        if n > self.CHUNK:
+            n = self.CHUNK
+            self.next_ns = real         # more to read: come back soon
         with open(self.path, "rb") as f:
             f.seek(self.pos)
-            data = f.read(size - self.pos)
+            data = f.read(n)
         self.pos += len(data)
-        self.buf += data
-        while b"\n" in self.buf:
-            line, self.buf = self.buf.split(b"\n", 1)
+        buf = self.buf + data
+        start = 0
+        while True:
+            i = buf.find(b"\n", start)
+            if i < 0:
+                break
+            line = buf[start:i]
+            start = i + 1
             try:
                 self.command(line.decode())
             except Exception as e:  # noqa: BLE001 - a bad control line must not stop the board
                 sys.stderr.write("virtual-pico: bad control line %r: %r\n" % (line[:60], e))
+        self.buf = buf[start:]
         k.wake = True
 
     def command(self, line):
         parts = line.split(None, 1)
         if not parts:
             return
-        now = K.now
+        # wall clock -> virtual time (see Kernel.real_ns)
+        off = K._real_base - K._real_t0
         if parts[0] == "edges":
-            for dt, gpio, level in json.loads(parts[1]):
-                K.at(now + int(dt), _drive, (int(gpio), int(level)))
+            for w, gpio, level in json.loads(parts[1]):
+                K.at(int(w) + off, _drive, (int(gpio), int(level)))
         elif parts[0] == "subject":
-            pts = json.loads(parts[1])
-            if not isinstance(pts, list):
-                pts = [[0, pts]]
-            self.board.subject._p = [(now + int(t * 1000000), float(d)) for t, d in pts]
+            self.board.subject._p = [(int(w) + off, float(d)) for w, d in json.loads(parts[1])]
         else:
             raise ValueError("unknown command")
 
@@ -310,6 +322,11 @@ def main():
     rp2.asm_pio()(_warm_up_assembler)   # the assembler's own tables are board memory too
     gc.collect()
     K.sim_mem = gc.mem_alloc()
+    if setup.get("ready"):
+        # the emulator holds input until here: a Ctrl-C before this point would hit the
+        # interpreter's start-up instead of boot.py / main.py
+        with open(setup["ready"], "w") as f:
+            f.write("1")
     try:
         for name in setup.get("run", ("boot.py", "main.py")):
             _run_file(name)

@@ -1,0 +1,111 @@
+"""The serial protocol and the config file, through timed serial commands on the virtual
+Pico: every reply is one JSON line, bad input changes nothing, config survives reboot."""
+
+import json
+import os
+import shutil
+import tempfile
+
+from focusrig import scenario as scn
+from focusrig.virtual_pico import runner
+from vpico import run
+
+
+def cmd(at, c):
+    return {"at_ms": at, "cmd": c}
+
+
+def test_status_version_and_ping():
+    res, _ = run({"duration_ms": 100, "serial": [cmd(10, "status"), cmd(20, "version"), cmd(30, "ping")]})
+    st = res.replies("status")[0]
+    assert st["ok"] and st["state"] == "idle" and st["pos"] == 0 and "mem_alloc" in st
+    v = res.replies("version")[0]
+    assert v["version"] == "0.1.0" and v["micropython"].startswith("1.")
+    assert res.replies("ping")[0]["ok"]
+
+
+def test_bad_input_gets_one_line_errors_and_changes_nothing():
+    bad = ["frobnicate", "config set max_speed -5", "config set max_speed fast",
+           "config set nonsense 1", "config set lens_cal [[1000,100]]", "move", "move abc",
+           "config", "jog", "mark goto Z", "x" * 300, "config set af_mode sideways"]
+    res, _ = run({"duration_ms": 300, "serial": [cmd(10 + 5 * i, c) for i, c in enumerate(bad)]
+                  + [cmd(250, "config get")]})
+    errors = [e for e in res.events if "error" in e and "re" in e]
+    assert len(errors) == len(bad), errors
+    for e in errors:
+        assert isinstance(e["error"], str) and "\n" not in e["error"] and len(e["error"]) < 200
+    cfg = res.replies("config")[-1]["config"]
+    defaults = scn.firmware_config().DEFAULTS
+    assert cfg == defaults
+    assert res.stats["steps"] == 0
+
+
+def test_config_set_applies_and_persists_across_reboot():
+    work = tempfile.mkdtemp()
+    try:
+        s = scn.validate({"duration_ms": 200, "serial": [cmd(10, "config set max_speed 5000"),
+                                                         cmd(20, 'config set af_mode "servo"')]})
+        res = runner.run(s, workdir=work)
+        rep = res.replies("config")
+        assert all(r["ok"] and r["saved"] for r in rep)
+        with open(os.path.join(work, "flash", "config.json")) as f:
+            saved = json.load(f)
+        assert saved == {"max_speed": 5000, "af_mode": "servo"}
+        # the flash folder is reused: boot again and read it back
+        flash = os.path.join(work, "flash")
+        s2 = scn.validate({"duration_ms": 100, "serial": [cmd(10, "config get max_speed")]})
+        res2 = _run_on_flash(s2, flash)
+        assert res2.replies("config")[0]["value"] == 5000
+        assert "loaded" in res2.ev("boot")[0]["config"]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_on_flash(s, flash):
+    """Boot the firmware with an existing flash folder (config.json kept)."""
+    orig = runner.prepare_flash
+
+    def keep(flash_dir, config_overrides=None, firmware_dir=runner.FIRMWARE_DIR):
+        orig(flash_dir, None, firmware_dir)
+        shutil.copy(os.path.join(flash, "config.json"), os.path.join(flash_dir, "config.json"))
+    runner.prepare_flash = keep
+    try:
+        return runner.run(s)
+    finally:
+        runner.prepare_flash = orig
+
+
+def test_corrupt_config_file_falls_back_to_defaults_and_says_so():
+    work = tempfile.mkdtemp()
+    try:
+        flash = os.path.join(work, "keep")
+        os.makedirs(flash)
+        with open(os.path.join(flash, "config.json"), "w") as f:
+            f.write('{"max_speed": 50')
+        res = _run_on_flash(scn.validate({"duration_ms": 50}), flash)
+        assert "corrupt" in res.ev("boot")[0]["config"]
+        with open(os.path.join(flash, "config.json"), "w") as f:
+            json.dump({"max_speed": -3}, f)
+        res = _run_on_flash(scn.validate({"duration_ms": 50}), flash)
+        assert "rejected" in res.ev("boot")[0]["config"] and "max_speed" in res.ev("boot")[0]["config"]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_config_write_is_deferred_while_the_lens_moves():
+    res, tr = run({"duration_ms": 1500, "serial": [cmd(10, "move 3000"), cmd(50, "config set burst_fps 7")]})
+    rep = res.replies("config")[0]
+    assert rep["ok"] and rep["saved"] is False
+    saved = res.ev("config_saved")
+    stop = res.ev("motion_stop")[0]
+    assert saved and saved[0]["t"] >= stop["t"]
+
+
+def test_events_carry_microsecond_timestamps_in_order():
+    res, _ = run({"duration_ms": 600, "subject_mm": [[0, 1500]],
+                  "presses": [{"input": "af_on", "at_ms": 100, "hold_ms": 100},
+                              {"input": "shutter_full", "at_ms": 400, "hold_ms": 50}]})
+    ts = [e["t"] for e in res.events]
+    assert ts == sorted(ts)
+    press = [e for e in res.ev("press") if e["input"] == "af_on"][0]
+    assert 100000 < press["t"] < 100100
