@@ -5,8 +5,8 @@ Events:   {"t": <uptime us>, "ev": "<name>", ...fields}
 Replies:  {"t": ..., "re": "<command>", "ok": true, ...}  or  {"t": ..., "re": ..., "error": "<why>"}
 
 The writer never blocks the rest of the firmware: lines wait in a bounded queue that a
-task drains to stdout; if the host does not read, the oldest lines are dropped and the
-count is reported with the next line that gets out.
+task drains to stdout; if the host does not read, the oldest lines are dropped and a
+`lost` event with their count goes out before the next line.
 """
 
 import json
@@ -86,8 +86,6 @@ class Out:
         self.flag = asyncio.ThreadSafeFlag()
 
     def _put(self, d):
-        if self.dropped:
-            d["lost"] = self.dropped
         line = json.dumps(d)
         if len(self.q) >= MAX_QUEUED:
             self.q.pop(0)
@@ -118,11 +116,12 @@ class Out:
             if not self.q:
                 await self.flag.wait()
                 continue
+            if self.dropped:
+                n = self.dropped
+                self.dropped = 0
+                w.write(json.dumps({"t": self.clock.uptime(time.ticks_us()), "ev": "lost", "lines": n}))
+                w.write("\n")
             line = self.q.pop(0)
-            if self.dropped and "lost" not in line:
-                self.dropped = 0
-            elif "lost" in line:
-                self.dropped = 0
             w.write(line)
             w.write("\n")
             await w.drain()
