@@ -49,7 +49,8 @@ class Motion:
     def configure(self, cfg):
         self.max_speed = cfg["max_speed"]
         self.accel = cfg["accel"]
-        self.plan.set_limits(self._cap(cfg["max_speed"]), cfg["accel"])
+        self.jerk = cfg["jerk"]
+        self.plan.set_limits(self._cap(cfg["max_speed"]), cfg["accel"], self.jerk)
         self.min_pos = cfg["min_pos"]
         self.max_pos = cfg["max_pos"]
         self.backlash = cfg["backlash_steps"]
@@ -63,7 +64,7 @@ class Motion:
     def limit_speed(self, v):
         """Run below `v` steps/s until limit_speed(0) (homing, slow approaches)."""
         self._speed_cap = float(v)
-        self.plan.set_limits(self._cap(self.max_speed), self.accel)
+        self.plan.set_limits(self._cap(self.max_speed), self.accel, self.jerk)
 
     def refuse(self):
         """True (and reported) when motion is locked out by a fault."""
@@ -291,6 +292,7 @@ def _ms_until(now, t):
 
 def _fresh_planner(old, pos):
     p = pl.Planner(old.vmax, old.a, old.chunk_s, old.tol_s)
+    p.jerk = old.jerk
     p.pos = pos
     p.target = pos
     return p

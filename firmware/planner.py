@@ -21,6 +21,8 @@ Segments are tuples, consumed by motion.py:
 
 from math import sqrt
 
+from scurve import SCurve
+
 # plain ints, not const(): this module also runs on CPython in the host tests
 SEG_DIR = 0
 SEG_STEPS = 1
@@ -49,10 +51,16 @@ class Planner:
         self.track_tau = 0.005      # s: how fast the speed error is closed
         self._pending = None        # DIR segment due after a turnaround
         self._ph = [0.0] * 6        # current plan: (acc, length) x 3 phases
+        self.jerk = 0.0             # steps/s^3; 0 = trapezoid
+        self._sc = None             # S-curve of the current move (jerk > 0)
+        self._sc_t = 0.0            # time along it at the current crossing
+        self._sc_start = 0
+        self._sc_target = 0
 
-    def set_limits(self, max_speed, accel):
+    def set_limits(self, max_speed, accel, jerk=0.0):
         self.vmax = float(max_speed)
         self.a = float(accel)
+        self.jerk = float(jerk)
 
     # ---- goals -----------------------------------------------------------------------
     def move_to(self, target):
@@ -183,6 +191,10 @@ class Planner:
             return seg
         if self.at_rest:
             return self._start()
+        if self._sc is not None:
+            if self.mode == MODE_MOVE and self._sc_target == self.target:
+                return self._sc_segment()
+            self._sc = None      # retargeted: blend on with the acceleration-limited law
         u, s = self.v, self.s
         x = self.pos + 0.5 * s               # the crossing we are at (exact half-integer)
         if self.mode == MODE_MOVE:
@@ -223,6 +235,8 @@ class Planner:
                 self.mode = MODE_IDLE
                 return None
             s = 1 if d > 0 else -1
+            if self.jerk > 0:
+                return self._sc_begin(d * s, s)
             self._plan_move(0.0, float(d * s))
         elif self.mode == MODE_TRACK:
             e = self.tgt_x - self.pos
@@ -242,6 +256,39 @@ class Planner:
         self.v = u
         return (SEG_DIR, 1 if s > 0 else 0, t)
 
+    # ---- jerk-limited moves ------------------------------------------------------------
+    def _sc_begin(self, d, s):
+        sc = SCurve(d, self.vmax, self.a, self.jerk)
+        self._sc = sc
+        self._sc_target = self.target
+        self._sc_start = self.pos
+        t = sc.time_at(0.5)
+        self._sc_t = t
+        self.at_rest = False
+        self.s = s
+        self.v = sc.v(t)
+        return (SEG_DIR, 1 if s > 0 else 0, t)
+
+    def _sc_segment(self):
+        sc = self._sc
+        s = self.s
+        x = (self.pos - self._sc_start) * s + 0.5      # the crossing we are at
+        left = int(sc.d + 0.5 - x + 1e-6)              # steps left, this one included
+        n = self._n_for(self.v, sc.alim)
+        t0 = self._sc_t
+        if n >= left:
+            self.pos += left * s
+            self.v = 0.0
+            self.s = 0
+            self.at_rest = True
+            self._sc = None
+            return (SEG_STEPS, left, sc.t_end - t0)
+        t1 = sc.time_at(x + n, t0)
+        self._sc_t = t1
+        self.v = sc.v(t1)
+        self.pos += n * s
+        return (SEG_STEPS, n, t1 - t0)
+
     def _turn(self, a):
         """Braking ends before the next crossing: take this step, stop, come back to
         this crossing moving the other way (symmetric: same time out and back)."""
@@ -256,12 +303,6 @@ class Planner:
         return (SEG_STEPS, 1, t)
 
     def _choose_n(self):
-        """Steps in the next segment: as many as keep every step within tol_s of the
-        ideal profile (a segment spaces its steps evenly; under acceleration A over a
-        segment of duration D the worst deviation is about A D^2 / (8 u)), and no more
-        than chunk_s of travel."""
-        u = self.v
-        n = int(u * self.chunk_s)
         ph = self._ph
         amax = 0.0
         for i in (0, 2, 4):
@@ -269,6 +310,14 @@ class Planner:
                 m = ph[i] if ph[i] > 0 else -ph[i]
                 if m > amax:
                     amax = m
+        return self._n_for(self.v, amax)
+
+    def _n_for(self, u, amax):
+        """Steps in the next segment: as many as keep every step within tol_s of the
+        ideal profile (a segment spaces its steps evenly; under acceleration A over a
+        segment of duration D the worst deviation is about A D^2 / (8 u)), and no more
+        than chunk_s of travel."""
+        n = int(u * self.chunk_s)
         if amax > 0:
             lim = int(u * sqrt(8.0 * u * self.tol_s / amax))
             if lim < n:

@@ -99,3 +99,36 @@ def test_reversal_decelerates_through_zero():
 def test_optimal_time_formula():
     assert math.isclose(pl.optimal_time(1000, 20000, 100000), 0.2)
     assert math.isclose(pl.optimal_time(100000, 20000, 100000), 5.2)
+
+
+@settings(max_examples=30, deadline=None)
+@given(d=st.integers(-50000, 50000).filter(lambda x: x != 0), j=st.sampled_from([1e5, 1e6, 1e7]))
+def test_jerk_limited_moves_are_exact_and_smooth(d, j):
+    from scurve import SCurve
+    p = pl.Planner(20000, 100000)
+    p.set_limits(20000, 100000, j)
+    p.move_to(d)
+    segs = drain(p)
+    steps, total = step_times(segs)
+    assert sum(dd for _, dd in steps) == d and p.pos == d
+    sc = SCurve(abs(d), 20000, 100000, j)
+    assert abs(total - sc.t_end) < 1e-6
+    # every step within 2.5 us of the S-curve's crossing time
+    t_prev = 0.0
+    for k, (t, _) in enumerate(steps):
+        ideal = sc.time_at(k + 0.5, t_prev * 0)
+        assert abs(t - ideal) < 2.5e-6, (k, t, ideal)
+
+
+def test_jerk_profile_limits():
+    from scurve import SCurve
+    sc = SCurve(5000, 20000, 100000, 1e6)
+    n = 4000
+    dt = sc.t_end / n
+    xs = [sc.x(i * dt) for i in range(n + 1)]
+    v = [(b - a) / dt for a, b in zip(xs, xs[1:])]
+    acc = [(b - a) / dt for a, b in zip(v, v[1:])]
+    jerk = [(b - a) / dt for a, b in zip(acc, acc[1:])]
+    assert max(v) <= 20000 * 1.001 and max(abs(a) for a in acc) <= 100000 * 1.01
+    assert max(abs(x) for x in jerk[3:-3]) <= 1e6 * 1.05
+    assert abs(xs[-1] - 5000) < 1e-6

@@ -1,0 +1,69 @@
+"""Motion measured from the step train in the VCD, on the virtual Pico."""
+
+import math
+
+import pytest
+
+from vpico import run
+
+
+def cmd(at, c):
+    return {"at_ms": at, "cmd": c}
+
+
+def optimal(d, v, a):
+    return 2 * math.sqrt(d / a) if d <= v * v / a else d / v + v / a
+
+
+@pytest.mark.parametrize("d,v,a", [(200, 20000, 100000), (5000, 20000, 100000),
+                                   (20000, 100000, 400000)])
+def test_move_time_within_2_percent_of_optimal_and_exact_steps(d, v, a):
+    t_opt = optimal(d, v, a)
+    res, tr = run({"duration_ms": 150 + 1000 * t_opt + 50, "config": {"max_speed": v, "accel": a},
+                   "serial": [cmd(10, "move 1"), cmd(100, "move %d" % (d + 1))]})
+    steps = [t for t in tr.rising("step") if t > 100e6]
+    assert len(steps) == d and res.stats["lens_pos"] == d + 1
+    arrive = (steps[-1] - 100e6) / 1e9 + math.sqrt(1.0 / a)    # last step + the final half step
+    assert arrive <= 1.02 * t_opt, (arrive, t_opt)
+    fastest = 1e9 / min(b - a_ for a_, b in zip(steps, steps[1:]))
+    assert fastest <= v * 1.005
+    assert res.stats["driver_faults"] == 0
+
+
+@pytest.mark.parametrize("driver,high_ns,setup_ns", [("a4988", 1000, 200), ("drv8825", 4000, 650),
+                                                     ("tmc2209", 100, 20)])
+def test_driver_presets_pulse_width_and_dir_setup(driver, high_ns, setup_ns):
+    res, tr = run({"duration_ms": 600, "config": {"driver": driver, "max_speed": 50000, "accel": 500000},
+                   "serial": [cmd(10, "move 3000"), cmd(40, "move -500")]})
+    hi = min(f - r for r, f in zip(tr.rising("step"), tr.falling("step")))
+    assert high_ns <= hi < high_ns + 16
+    st = tr.rising("step")
+    setups = [min(s for s in st if s > t) - t for t, _ in tr.changes("dir")[1:] if any(s > t for s in st)]
+    assert setups and min(setups) >= setup_ns
+    assert res.stats["driver_faults"] == 0
+
+
+def test_jerk_limit_softens_the_start():
+    base = {"duration_ms": 700, "serial": [cmd(10, "move 1"), cmd(100, "move 2001")]}
+    _, trap = run(dict(base, config={"jerk": 0}))
+    res, sc = run(dict(base, config={"jerk": 2000000}))
+    assert res.stats["lens_pos"] == 2001
+    a = [t for t in trap.rising("step") if t > 100e6]
+    b = [t for t in sc.rising("step") if t > 100e6]
+    assert len(a) == len(b) == 2000
+    # with a jerk limit the first steps come later (acceleration ramps up from zero)
+    assert b[5] - 100e6 > 1.3 * (a[5] - 100e6)
+    # and the move takes longer than the trapezoid, but still finishes
+    assert b[-1] > a[-1]
+
+
+def test_steps_emitted_equal_position_change_over_a_busy_scenario():
+    res, tr = run({"duration_ms": 3200, "config": {"af_mode": "servo", "backlash_steps": 20},
+                   "subject_mm": [[0, 3000], [800, 900], [1600, 2500]],
+                   "presses": [{"input": "af_on", "at_ms": 100, "hold_ms": 1500},
+                               {"input": "jog_far", "at_ms": 1900, "hold_ms": 300}],
+                   "serial": [cmd(2300, "move -300"), cmd(3100, "status")]})
+    up = sum(1 for t, v in zip(tr.changes("lens_pos")[1:], tr.changes("lens_pos")[:-1]) if t[1] > v[1])
+    down = sum(1 for t, v in zip(tr.changes("lens_pos")[1:], tr.changes("lens_pos")[:-1]) if t[1] < v[1])
+    assert up + down == len(tr.rising("step"))
+    assert res.replies("status")[0]["pos"] == res.stats["lens_pos"] == -300
