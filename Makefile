@@ -6,7 +6,7 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: all demo test check unit lint typecheck mpy pins docs clean distclean system-deps
+.PHONY: all demo test unit typecheck mpy pins docs docs-if-possible bench clean distclean system-deps venv
 
 all: test
 
@@ -30,6 +30,7 @@ demo: $(STAMP)
 	$(VENV)/bin/focusrig demo --out build/demo
 
 typecheck: $(STAMP)
+	$(PY) tools/typeshed_link.py
 	$(VENV)/bin/pyright -p pyrightconfig.json
 
 mpy: $(STAMP)
@@ -38,12 +39,20 @@ mpy: $(STAMP)
 docs: $(STAMP)
 	$(PY) -m focusrig.wiring --out hardware/diagrams
 
+# diagrams need graphviz's dot; without it they are checked (YAML vs pin map) but not redrawn
+docs-if-possible: $(STAMP)
+	@if command -v dot >/dev/null 2>&1; then $(PY) -m focusrig.wiring --out hardware/diagrams; \
+	 else echo "docs: graphviz (dot) not installed: diagrams not regenerated (make system-deps)"; fi
+
+bench: $(STAMP)
+	$(PY) tools/bench.py all
+
 unit: $(STAMP)
 	$(VENV)/bin/pytest -q
 
 test: $(STAMP) system-deps
 	$(PY) -m focusrig.pinmap --check
-	$(MAKE) --no-print-directory mpy typecheck
+	$(MAKE) --no-print-directory docs-if-possible mpy typecheck
 	$(VENV)/bin/pytest -q
 
 clean:
