@@ -59,6 +59,8 @@ class App:
         self.boot_note = note
         self.save_pending = False
         self.input_wait = -1
+        self._ticker_task = None
+        self._tick_due = time.ticks_ms()
         self.freq = machine.freq()
         timing, wake = driver_timing(self.cfg, self.freq)
         self.wake_us = wake
@@ -156,21 +158,32 @@ class App:
             self.out.event("config_error", why="could not write config: %s" % e)
 
     async def _ticker(self):
+        """The service loop's clock: runs step() when something is due. Other tasks that
+        run step() (an IRQ, a command) and create a sooner deadline cut its sleep short
+        (kick), so nothing waits for the next round."""
         while True:
-            w = self.step()
-            busy = self.motion.busy() or self.focus.af_running() or self.trigger.firing
-            cap = 2 if busy else 10
-            await asyncio.sleep_ms(cap if w < 0 or w > cap else w)
+            try:
+                w = self.step()
+                busy = self.motion.busy() or self.focus.af_running() or self.trigger.firing
+                cap = 2 if busy else 10
+                d = cap if w < 0 or w > cap else w
+                self._tick_due = time.ticks_add(time.ticks_ms(), d)
+                await asyncio.sleep_ms(d)
+            except asyncio.CancelledError:
+                pass                    # kicked: run step() now
+
+    def _kick(self, w):
+        """After a step() outside the ticker: wake it if w (ms) comes before its wake."""
+        if w < 0 or self._ticker_task is None:
+            return
+        if time.ticks_diff(self._tick_due, time.ticks_add(time.ticks_ms(), w)) > 0:
+            self._tick_due = time.ticks_ms()
+            self._ticker_task.cancel()
 
     async def _irq_waker(self):
         while True:
             await self.flag.wait()
-            self.step()
-            # quiet / glitch windows the interrupt just opened are served from here, on
-            # time, rather than at the ticker's next round
-            while self.input_wait >= 0:
-                await asyncio.sleep_ms(self.input_wait)
-                self.step()
+            self._kick(self.step())
 
     def commands_apply(self, changes):
         return self.commands.apply_quiet(changes)
@@ -191,7 +204,7 @@ class App:
                     continue
             if line.strip():
                 handler.run(line)
-                self.step()
+                self._kick(self.step())
 
     def boot_report(self):
         gc.collect()
@@ -206,7 +219,9 @@ class App:
         asyncio.create_task(self.out.writer())
         asyncio.create_task(self._irq_waker())
         asyncio.create_task(self._commands())
-        await self._ticker()
+        self._ticker_task = asyncio.create_task(self._ticker())
+        while True:
+            await asyncio.sleep_ms(60000)
 
 
 def _earliest(a, b):

@@ -106,6 +106,9 @@ def test_repl_ctrl_c_raw_repl_and_soft_reset(emu):
         read_until(s, b"3\r\n>>> ")
         s.write(b"\x01")
         read_until(s, b"raw REPL; CTRL-B to exit\r\n>")
+        s.write(b"\x04")                       # raw-REPL soft reset: boot.py only, raw again
+        buf = read_until(s, b"soft reboot\r\n\r\nraw REPL; CTRL-B to exit\r\n>")
+        assert b"MPY: soft reboot" in buf
         s.write(b"print('hi')\x04")
         read_until(s, b"OKhi\r\n\x04\x04>")
         s.write(b"\x02")
@@ -125,8 +128,7 @@ def test_deploy_reports_time_and_skips_unchanged(emu):
 
 
 def test_monitor_shows_scripted_presses(emu):
-    mon = subprocess.Popen([FOCUSRIG, "monitor", "--port", emu.path, "--json", "--duration", "6",
-                            "--count", "8"],
+    mon = subprocess.Popen([FOCUSRIG, "monitor", "--port", emu.path, "--json", "--duration", "2.5"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert "waiting for events" in mon.stderr.readline()

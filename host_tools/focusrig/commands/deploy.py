@@ -131,7 +131,7 @@ def run(args):
         raise UserError(f"cannot open {port}: check the port (is another program using it?)") from None
     try:
         try:
-            t.enter_raw_repl(soft_reset=False, timeout_overall=5)
+            t.enter_raw_repl(soft_reset=True, timeout_overall=8)
         except MpError:
             raise UserError(f"{port} does not answer like MicroPython (no raw REPL): is it the Pico "
                             "with MicroPython? check --port, or flash MicroPython first") from None

@@ -347,6 +347,8 @@ class Emulator:
         self._out_q += out
         self._flush_user()
 
+    BACKLOG = 16384                 # bytes kept for the user side beyond the pty's buffer
+
     def _flush_user(self):
         while self._out_q:
             try:
@@ -354,8 +356,8 @@ class Emulator:
             except BlockingIOError:
                 # nobody reads the device: a Pico's USB serial drops what the host does not
                 # take; keep a bounded backlog so a slow reader loses nothing short-term
-                if len(self._out_q) > 1 << 20:
-                    del self._out_q[: len(self._out_q) - (1 << 20)]
+                if len(self._out_q) > self.BACKLOG:
+                    del self._out_q[: len(self._out_q) - self.BACKLOG]
                 return
             except OSError:
                 return

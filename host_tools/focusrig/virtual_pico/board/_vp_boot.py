@@ -61,7 +61,7 @@ def _install_asyncio_hook():
             if not ev:
                 continue
             if ev & ~POLLOUT and sm[0] is not None:
-                core._task_queue.push(sm[0], core.ticks())
+                core._task_queue.push(sm[0], core.ticks())      # virtual now
                 sm[0] = None
             if ev & ~POLLIN and sm[1] is not None:
                 core._task_queue.push(sm[1], core.ticks())
@@ -74,29 +74,6 @@ def _install_asyncio_hook():
                 self.poller.modify(s, POLLIN)
 
     core.IOQueue.wait_io_event = wait_io_event
-    core._task_queue = _VirtualKeyQueue(core._task_queue, core.ticks)
-
-
-class _VirtualKeyQueue:
-    """asyncio's C TaskQueue stamps a task pushed without a key (create_task, Event.set,
-    a finished task waking its waiter) with the *real* ticks_ms. Give every push a key on
-    the virtual clock instead, so scheduling order never depends on the wall clock."""
-
-    def __init__(self, q, ticks):
-        self._q = q
-        self._ticks = ticks
-
-    def peek(self):
-        return self._q.peek()
-
-    def push(self, v, key=None):
-        self._q.push(v, self._ticks() if key is None else key)
-
-    def pop(self):
-        return self._q.pop()
-
-    def remove(self, v):
-        return self._q.remove(v)
 
 
 class Board:
@@ -107,7 +84,13 @@ class Board:
         K.irq_latency_ns = int(setup.get("irq_latency_us", 20) * 1000)
         K.irq_jitter_ns = int(setup.get("irq_jitter_us", 5) * 1000)
         K.us_start = setup.get("ticks_start_us", 0) & ((1 << 30) - 1)
-        K.ms_start = setup.get("ticks_ms_start", 0) & ((1 << 30) - 1)
+        # asyncio's C half stamps some tasks (create_task, Event.set, cancel) with the
+        # *real* ticks_ms and compares keys with it. With the virtual ms clock 2**28 ms
+        # (3 days) ahead of the real one, such tasks always look due now (the same order
+        # on every run) and virtual sleeps always look future to the C code. The extra
+        # 2**30 keeps ticks_ms above 2**30 (unwrapped, see time.ticks_add).
+        import time as _t
+        K.ms_start = _t._real_ticks_ms() + (1 << 30) + (1 << 28)
         end_ms = setup.get("end_ms", -1)
         K.end_ns = int(end_ms * 1000000) if end_ms >= 0 else -1
         self.trace = None

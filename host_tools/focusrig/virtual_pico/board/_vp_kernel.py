@@ -96,7 +96,9 @@ class Kernel:
         return (self.us_start + self.now // NS_PER_US) & MASK30
 
     def ticks_ms(self):
-        return (self.ms_start + self.now // NS_PER_MS) & MASK30
+        # Not wrapped, and always above the real ticks_ms: asyncio's C code (Task.cancel)
+        # compares task keys with the real clock; ticks_diff stays correct (modular).
+        return self.ms_start + self.now // NS_PER_MS
 
     # ---- events -----------------------------------------------------------------------
     def at(self, t_ns, fn, arg=None):

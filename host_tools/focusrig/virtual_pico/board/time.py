@@ -13,6 +13,7 @@ sys.path.clear()
 from time import *  # noqa: F401,F403  (the built-in time module)
 from time import localtime, gmtime  # noqa: F401
 from time import time_ns as _real_time_ns, sleep_us as _real_sleep_us  # wall clock (emulate)
+from time import ticks_ms as _real_ticks_ms  # what asyncio's C code compares task keys with
 sys.path.extend(_saved)
 del _saved
 
@@ -32,6 +33,8 @@ def ticks_diff(a, b):
 
 
 def ticks_add(t, delta):
+    if t > _MASK:
+        return t + delta     # a ticks_ms value (kept unwrapped, see _vp_kernel.ticks_ms)
     return (t + delta) & _MASK
 
 
