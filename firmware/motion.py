@@ -51,6 +51,7 @@ class Motion:
         self.accel = cfg["accel"]
         self.jerk = cfg["jerk"]
         self.plan.set_limits(self._cap(cfg["max_speed"]), cfg["accel"], self.jerk)
+        self._set_floor()
         self.min_pos = cfg["min_pos"]
         self.max_pos = cfg["max_pos"]
         self.backlash = cfg["backlash_steps"]
@@ -65,6 +66,15 @@ class Motion:
         """Run below `v` steps/s until limit_speed(0) (homing, slow approaches)."""
         self._speed_cap = float(v)
         self.plan.set_limits(self._cap(self.max_speed), self.accel, self.jerk)
+        self._set_floor()
+
+    def _set_floor(self):
+        """Shortest step period in cycles: the driver's minimum and max_speed."""
+        v = self.plan.vmax
+        f = int(self.freq / v)
+        if f * v < self.freq:
+            f += 1
+        self._p_floor = f if f > self.timing.min_period else self.timing.min_period
 
     def refuse(self):
         """True (and reported) when motion is locked out by a fault."""
@@ -254,8 +264,8 @@ class Motion:
         else:
             n = arg
             p = int((w - sg.STEP_WORD_RISE) / n + 0.5)
-            if p < t.min_period:
-                p = t.min_period
+            if p < self._p_floor:
+                p = self._p_floor       # rounding never makes a step faster than max_speed
             elif p > t.max_period:
                 p = t.max_period
             cyc = sg.STEP_WORD_RISE + n * p
