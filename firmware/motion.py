@@ -16,6 +16,8 @@ import stepgen as sg
 
 _US_PER_S = const(1000000)
 TRACK_HORIZON_US = const(4000)   # servo: queue at most this much motion ahead
+MOVE_HORIZON_US = const(24000)   # moves: enough to ride out a GC pause, short enough
+                                 # that a stop or a new target acts within ~25 ms
 
 
 class Motion:
@@ -226,6 +228,8 @@ class Motion:
                 elif x > self.max_pos:
                     x = self.max_pos
                 plan.tgt_x = x
+            elif time.ticks_diff(self._q_end, now) > MOVE_HORIZON_US:
+                break
             before = plan.pos
             seg = plan.next_segment()
             if seg is None:
@@ -242,10 +246,12 @@ class Motion:
         if tracking:
             d = time.ticks_diff(self._q_end, now) - TRACK_HORIZON_US // 2
             return 1 if d <= 1000 else (d + 999) // 1000
-        # wake when about half the FIFO has drained
+        # wake when about half the FIFO or half the horizon has drained
         k = len(q)
         idx = k - 5 if k > 5 else 0
-        return _ms_until(now, q[idx][0]) if q else 1
+        w = _ms_until(now, q[idx][0]) if q else 1
+        h = (time.ticks_diff(self._q_end, now) - MOVE_HORIZON_US // 2) // 1000
+        return h if 0 < h < w else (w if w > 0 else 1)
 
     def _push(self, seg, now, signed):
         t = self.timing

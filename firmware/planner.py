@@ -35,7 +35,7 @@ MAX_N = 256
 
 
 class Planner:
-    def __init__(self, max_speed, accel, chunk_s=0.002, tol_s=0.000002):
+    def __init__(self, max_speed, accel, chunk_s=0.008, tol_s=0.000002):
         self.set_limits(max_speed, accel)
         self.chunk_s = chunk_s      # aim for segments about this long when cruising
         self.tol_s = tol_s          # allowed deviation of a step from the ideal profile
@@ -303,14 +303,27 @@ class Planner:
         return (SEG_STEPS, 1, t)
 
     def _choose_n(self):
+        """_n_for() with the largest acceleration among the phases this segment would
+        actually cover (a braking phase far ahead does not shorten cruise segments)."""
         ph = self._ph
-        amax = 0.0
-        for i in (0, 2, 4):
-            if ph[i + 1] > 0:
-                m = ph[i] if ph[i] > 0 else -ph[i]
-                if m > amax:
-                    amax = m
-        return self._n_for(self.v, amax)
+        n = self._n_for(self.v, 0.0)
+        for _ in range(3):
+            amax = 0.0
+            start = 0.0
+            for i in (0, 2, 4):
+                ln = ph[i + 1]
+                if ln <= 0:
+                    continue
+                if start < n:
+                    m = ph[i] if ph[i] > 0 else -ph[i]
+                    if m > amax:
+                        amax = m
+                start += ln
+            n2 = self._n_for(self.v, amax)
+            if n2 >= n:
+                break
+            n = n2
+        return n
 
     def _n_for(self, u, amax):
         """Steps in the next segment: as many as keep every step within tol_s of the

@@ -191,20 +191,34 @@ m = motion.Motion(gen, cfg, lambda name, **kw: None)
 # firmware: time spent in Motion.service() (planning + word packing), the PIO engine's
 # own catching-up inside sm.put() is the board's and is subtracted
 put = rp2.StateMachine.put
+txf = rp2.StateMachine.tx_fifo
 spent_put = [0]
 def timed_put(self, v, shift=0):
     t0 = wall(); put(self, v, shift); spent_put[0] += wall() - t0
+def timed_txf(self):
+    t0 = wall(); r = txf(self); spent_put[0] += wall() - t0
+    return r
 rp2.StateMachine.put = timed_put
+rp2.StateMachine.tx_fifo = timed_txf
 N = STEPS
 m.move_to(N)
 fw = 0
+calls = [0]
+segs = [0]
+ns = m.plan.next_segment
+def cnt():
+    segs[0] += 1
+    return ns()
+m.plan.next_segment = cnt
 while True:
+    calls[0] += 1
     t0 = wall(); w = m.service(); fw += wall() - t0
     if not m.moving:
         break
     K.sleep_ns(max(w, 1) * 1000000)
 fw -= spent_put[0]
 steps_fw = m.pos_now()
+print("CALLS", calls[0], "SEGS", segs[0])
 # naive baseline: a machine.Timer callback at the step rate toggles STEP (what a CPU-timed
 # stepper does); time spent in the callbacks only
 step = machine.Pin(16, machine.Pin.OUT)
@@ -218,7 +232,7 @@ def cb(t):
     if count[0] >= N:
         tim.deinit()
     spent[0] += wall() - t0
-tim = machine.Timer(freq=SPEED, callback=cb, hard=True)
+tim = machine.Timer(freq=SPEED, callback=cb)   # soft, the default (time_ns would allocate in a hard one)
 while count[0] < N:
     K.sleep_ns(10000000)
 print("RESULT", steps_fw, fw / 1000, count[0], spent[0] / 1000)
@@ -236,6 +250,9 @@ def cpu():
         r = subprocess.run([os.path.join(os.path.dirname(sys.executable), "micropython"), "-X", "heapsize=8M", f.name],
                            capture_output=True, text=True, env=env, cwd=tempfile.gettempdir())
         os.unlink(f.name)
+        calls = [x.split() for x in r.stdout.splitlines() if x.startswith("CALLS")]
+        if calls:
+            print(f"    ({calls[0][3]} PIO words for {steps} steps, {calls[0][1]} service calls)")
         line = [x for x in r.stdout.splitlines() if x.startswith("RESULT")]
         if not line:
             print("  failed:", r.stdout[-500:], r.stderr[-1500:])
