@@ -7,6 +7,8 @@ import asyncio
 import gc
 import sys
 import time
+
+from waits import earliest
 from machine import Pin, UART
 import machine
 
@@ -136,14 +138,14 @@ class App:
             self._input(t, idx, st)
         if self.lidar.poll():
             self.focus.on_reading(time.ticks_us())
-        w = _earliest(w, self.motion.service())
+        w = earliest(w, self.motion.service())
         was = self.trigger.firing
-        w = _earliest(w, self.trigger.service(now))
+        w = earliest(w, self.trigger.service(now))
         if was and not self.trigger.firing:
             self.focus.update_armed()
-        w = _earliest(w, self.focus.service(now))
+        w = earliest(w, self.focus.service(now))
         if self.extras:
-            w = _earliest(w, self.extras.service(now))
+            w = earliest(w, self.extras.service(now))
         if self.save_pending and not self.motion.busy() and not self.trigger.firing:
             self._save()
         return w
@@ -223,13 +225,6 @@ class App:
         while True:
             await asyncio.sleep_ms(60000)
 
-
-def _earliest(a, b):
-    if a < 0:
-        return b
-    if b < 0:
-        return a
-    return a if a < b else b
 
 
 def safe_boot():

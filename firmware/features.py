@@ -15,6 +15,8 @@ Buttons (optional, see hardware/pinmap.json):
 
 import time
 
+from waits import earliest
+
 # job ids
 IDLE = 0
 PULL = 1
@@ -352,13 +354,13 @@ class Features:
                 self._jog(self.cfg["jog_coarse"] * self.jog_dir, "coarse")
                 self.jog_next = time.ticks_add(now, self.cfg["jog_repeat_ms"] * 1000)
                 left = self.cfg["jog_repeat_ms"] * 1000
-            w = _earliest(w, (left + 999) // 1000)
+            w = earliest(w, (left + 999) // 1000)
         if self.job == PULL:
-            w = _earliest(w, self._pull_service(now))
+            w = earliest(w, self._pull_service(now))
         elif self.job == STACK:
-            w = _earliest(w, self._stack_service(now))
+            w = earliest(w, self._stack_service(now))
         elif self.job == HOME:
-            w = _earliest(w, self._home_service(now))
+            w = earliest(w, self._home_service(now))
         return w
 
     def on_moved(self, t, why):
@@ -427,10 +429,3 @@ class Features:
         else:
             raise ValueError("stack: use 'stack start' or 'stack abort' (settings: config stack_*)")
 
-
-def _earliest(a, b):
-    if a < 0:
-        return b
-    if b < 0:
-        return a
-    return a if a < b else b

@@ -13,6 +13,7 @@ import time
 
 import planner as pl
 import stepgen as sg
+from waits import ms_until
 
 _US_PER_S = const(1000000)
 TRACK_HORIZON_US = const(4000)   # servo: queue at most this much motion ahead
@@ -242,14 +243,14 @@ class Motion:
             if time.ticks_diff(now, self._q_end) >= 0:
                 self._finish(self.plan.pos, "done")
                 return -1
-            return _ms_until(now, self._q_end)
+            return ms_until(now, self._q_end)
         if tracking:
             d = time.ticks_diff(self._q_end, now) - TRACK_HORIZON_US // 2
             return 1 if d <= 1000 else (d + 999) // 1000
         # wake when about half the FIFO or half the horizon has drained
         k = len(q)
         idx = k - 5 if k > 5 else 0
-        w = _ms_until(now, q[idx][0]) if q else 1
+        w = ms_until(now, q[idx][0]) if q else 1
         h = (time.ticks_diff(self._q_end, now) - MOVE_HORIZON_US // 2) // 1000
         return h if 0 < h < w else (w if w > 0 else 1)
 
@@ -298,12 +299,6 @@ class Motion:
         self.on_event("motion_stop", pos=pos, why=why,
                       clamped=self.clamped)
 
-
-def _ms_until(now, t):
-    d = time.ticks_diff(t, now)
-    if d <= 0:
-        return 0
-    return (d + 999) // 1000
 
 
 def _fresh_planner(old, pos):
