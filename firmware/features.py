@@ -4,8 +4,9 @@ guard. Each is a small job run from the service loop; at most one job runs at a 
 and any button press aborts a stack or a pull, leaving the lens where it is.
 
 Buttons (optional, see hardware/pinmap.json):
-  jog_near / jog_far   tap: one fine step (jog_fine); hold: coarse steps (jog_coarse)
-                       every jog_repeat_ms
+  jog_near / jog_far   tap: one fine step (jog_fine, sent 40 ms after the press, so
+                       that both buttons together are a chord, not a jog); hold:
+                       coarse steps (jog_coarse) every jog_repeat_ms
   both jog buttons     tap: pull to the other mark (A <-> B, the follow-focus A-B move);
                        hold for long_press_ms: store the current position as the next
                        mark (A, then B, ...)
@@ -26,6 +27,7 @@ JOB_NAMES = ("idle", "pull", "stack", "home")
 
 JOG_NEAR = 3
 JOG_FAR = 4
+CHORD_US = 40000        # the second jog button within this long makes a two-button chord
 HOME_IN = 5
 MARKS = ("A", "B", "C", "D")
 
@@ -39,6 +41,7 @@ class Features:
         self.phase = 0
         self.t0 = 0                  # ticks_us when the job (phase) started
         self.jog_dir = 0
+        self.jog_pending = False     # a jog press waiting out the chord window
         self.jog_next = 0            # ticks_us of the next repeat
         self.jog_t0 = 0
         self.both_t0 = -1            # both jog buttons down since (ticks_us), -1 = no
@@ -95,6 +98,7 @@ class Features:
         both = inp.pressed(JOG_NEAR) and inp.pressed(JOG_FAR)
         if both:
             self.jog_dir = 0
+            self.jog_pending = False
             if self.both_t0 < 0:
                 self.both_t0 = t
                 self.both_long = False
@@ -106,11 +110,15 @@ class Features:
             self.jog_dir = 0
             return
         if st == 1 and self.both_t0 < 0:
+            # the fine step goes out once the chord window has passed (service)
             self.jog_dir = -1 if idx == JOG_NEAR else 1
             self.jog_t0 = t
+            self.jog_pending = True
             self.jog_next = time.ticks_add(t, 2 * self.cfg["jog_repeat_ms"] * 1000)
-            self._jog(self.cfg["jog_fine"] * self.jog_dir, "fine")
         elif st == 0:
+            if self.jog_pending:
+                self._jog(self.cfg["jog_fine"] * self.jog_dir, "fine")    # a quick tap
+                self.jog_pending = False
             self.jog_dir = 0
 
     def _jog(self, delta, size):
@@ -348,7 +356,14 @@ class Features:
                 self.store_mark(name)
             else:
                 w = (need - held + 999) // 1000
-        if self.jog_dir and self.job == IDLE:
+        if self.jog_pending:
+            left = CHORD_US - time.ticks_diff(now, self.jog_t0)
+            if left <= 0:
+                self.jog_pending = False
+                self._jog(self.cfg["jog_fine"] * self.jog_dir, "fine")
+            else:
+                w = earliest(w, (left + 999) // 1000)
+        if self.jog_dir and not self.jog_pending and self.job == IDLE:
             left = time.ticks_diff(self.jog_next, now)
             if left <= 0:
                 self._jog(self.cfg["jog_coarse"] * self.jog_dir, "coarse")

@@ -129,3 +129,33 @@ def test_button_press_aborts_a_stack_and_leaves_the_lens():
     assert not after or after[-1] < 1000e6        # stopped, did not return
     assert not res.ev("stack_done")
     assert firmware_pos(res) == res.stats["lens_pos"]
+
+
+def test_motor_disabled_after_idle_time_and_woken_for_the_next_move():
+    res, tr = run({"duration_ms": 1500, "config": {"idle_disable_ms": 300},
+                   "serial": [cmd(10, "move 200"), cmd(1000, "move 0")]})
+    en = tr.changes("motor_en")
+    ups = [t for t, v in en if v == 1]
+    downs = [t for t, v in en if v == 0 and t > 0]
+    stop1 = res.ev("motion_stop")[0]["t"] * 1000
+    assert len(ups) == 2 and len(downs) == 2
+    assert stop1 + 300e6 <= downs[0] <= stop1 + 305e6
+    assert downs[0] < ups[1]
+    # the first step after re-enabling waits for the driver to wake (a4988: 1 ms)
+    first = min(t for t in tr.rising("step") if t > ups[1])
+    assert first - ups[1] >= 1e6
+    assert res.stats["driver_faults"] == 0 and res.stats["lens_pos"] == 0
+
+
+def test_both_jog_buttons_store_marks_and_pull_between_them():
+    res, tr = run({"duration_ms": 6000, "config": {"long_press_ms": 500, "pull_ms": 600},
+                   "serial": [cmd(10, "move 100"), cmd(1200, "move 800"), cmd(5900, "status")],
+                   "presses": [press("jog_near", 400, 700), press("jog_far", 400, 700),     # hold: mark A
+                               press("jog_near", 2000, 700), press("jog_far", 2000, 700),   # hold: mark B
+                               press("jog_near", 3500, 100), press("jog_far", 3500, 100)]})  # tap: pull
+    marks = [(e["mark"], e["pos"]) for e in res.ev("mark_set")]
+    assert marks == [("A", 100), ("B", 800)]
+    assert len(res.ev("pull_done")) == 1
+    assert res.stats["lens_pos"] == 100           # pulled from B (800) to the other mark, A
+    # holding both buttons did not jog the lens
+    assert not res.ev("jog")
