@@ -85,11 +85,16 @@ def run(args):
                 shutil.copy2(os.path.join(FIRMWARE_DIR, name), os.path.join(flash, name))
 
     quiet = args.quiet
+    held = []           # messages from before the device path went out
 
     def log(msg):
-        if not quiet:
-            sys.stderr.write(f"[emulate] {msg}\r\n")
-            sys.stderr.flush()
+        if quiet:
+            return
+        if held is not None and not getattr(log, "ready", False):
+            held.append(msg)
+            return
+        sys.stderr.write(f"[emulate] {msg}\r\n")
+        sys.stderr.flush()
 
     em = emu.Emulator(flash, log=log, control=args.control, subject_mm=args.subject, scenario=s)
     keys = not args.no_keys and sys.stdin.isatty()
@@ -103,7 +108,10 @@ def run(args):
     signal.signal(signal.SIGHUP, on_term)
     try:
         path = em.start()
-        print(path, flush=True)
+        print(path, flush=True)          # the contract: the device path is the first line
+        log.ready = True
+        for msg in held:
+            log(msg)
         log(f"flash folder: {em.flash}")
         if args.control:
             log(f"control file: {os.path.abspath(args.control)}")
