@@ -111,7 +111,11 @@ class Out:
         self.reply(cmd, error=str(why))
 
     async def writer(self):
-        w = asyncio.StreamWriter(self.stream or sys.stdout, {})
+        # bytes to stdout.buffer: asyncio's StreamWriter keeps what a partial write left
+        # over in a bytes buffer, which a str line would break exactly when the host is
+        # slow to read
+        out = self.stream or getattr(sys.stdout, "buffer", sys.stdout)
+        w = asyncio.StreamWriter(out, {})
         while True:
             if not self.q:
                 await self.flag.wait()
@@ -119,10 +123,9 @@ class Out:
             if self.dropped:
                 n = self.dropped
                 self.dropped = 0
-                w.write(json.dumps({"t": self.clock.uptime(time.ticks_us()), "ev": "lost", "lines": n}))
-                w.write("\n")
+                w.write(json.dumps({"t": self.clock.uptime(time.ticks_us()), "ev": "lost",
+                                    "lines": n}).encode() + b"\n")
             line = self.q.pop(0)
-            w.write(line)
-            w.write("\n")
+            w.write(line.encode() + b"\n")
             await w.drain()
             self.sent += 1

@@ -109,3 +109,18 @@ def test_events_carry_microsecond_timestamps_in_order():
     assert ts == sorted(ts)
     press = [e for e in res.ev("press") if e["input"] == "af_on"][0]
     assert 100000 < press["t"] < 100100
+
+
+def test_nothing_blocks_the_buttons_when_no_host_reads():
+    presses = [{"input": "shutter_full", "at_ms": 50 + 40 * i, "hold_ms": 15} for i in range(40)]
+    s = scn.validate({"duration_ms": 1800, "subject_mm": [[0, 1500]], "presses": presses,
+                      "serial": [cmd(5, "config set shutter_pulse_ms 10")]})
+    res = runner.run(s, host_not_reading=True)
+    from focusrig import trace as trace_mod
+    tr = trace_mod.from_run(res)
+    # every press still fired, on time, though the event lines could not get out
+    shots = tr.rising("cam_shutter")
+    assert len(shots) == 40
+    assert all(t - (50 + 40 * i) * 1e6 < 100e3 for i, t in enumerate(shots))
+    # the output stalled: far fewer lines than events were produced
+    assert len(res.events) < 120

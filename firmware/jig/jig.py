@@ -106,8 +106,12 @@ class Jig:
                 break
             nxt = play.next_us()
             gap = (nxt - now) if nxt >= 0 else (end_us - now)
-            if gap > 2 * IDLE_STEP_US:
-                time.sleep_us(IDLE_STEP_US)
+            # never spin without letting time pass (on the virtual Pico code takes no time)
+            if gap > IDLE_STEP_US:
+                gap = IDLE_STEP_US
+            if lid.points and lid.next_us - now < gap:
+                gap = lid.next_us - now
+            time.sleep_us(gap if gap > 0 else 1)
         cap.drain(words)
         cap.stop()
         if words:

@@ -23,7 +23,7 @@ from . import trace as trace_mod
 from .cli import UserError
 
 HW_FREQ = 125000000        # PIO clock on the real jig: one 7-cycle loop = 56 ns
-VIRTUAL_FREQ = 8000000     # on the virtual Pico: 875 ns a loop (keeps the simulation fast)
+VIRTUAL_FREQ = 12500000   # on the virtual Pico: 80 ns cycles, worst case 11 cycles = 880 ns
 
 
 class HilResult:
@@ -158,10 +158,11 @@ def _hello_consts(lines):
 # the jig firmware on the virtual Pico
 # ---------------------------------------------------------------------------------------
 
-def run_jig_virtual(lines, capture_edges, end_ms, workdir=None, timeout=600):
-    """Run firmware/jig/ on a virtual Pico: `lines` are sent at 1 ms, `capture_edges`
-    [[t_ns, jig_gpio, level]] drive its capture inputs. Returns (stdout lines, pin trace
-    [(t_ns, gpio, level)], stats)."""
+def run_jig_virtual(lines, capture_edges, end_ms, start_at_ms=20, workdir=None, timeout=600):
+    """Run firmware/jig/ on a virtual Pico: `lines` are sent at 1 ms, except the last
+    (`start ...`) at start_at_ms, so the capture starts at that exact virtual time;
+    `capture_edges` [[t_ns, jig_gpio, level]] drive its capture inputs.
+    Returns (stdout lines, pin trace [(t_ns, gpio, level)], stats)."""
     from .jigpins import JIG_DIR
     from .virtual_pico import runner
     own = workdir is None
@@ -177,7 +178,7 @@ def run_jig_virtual(lines, capture_edges, end_ms, workdir=None, timeout=600):
             "pins": {"step": [26, 1], "dir": [27, 1], "motor_en": [28, 0]},
             "inputs": [], "edges": sorted(capture_edges), "subject": [[0, 0]],
             "lidar": {}, "lidar_uart": 1, "lens": {},
-            "serial": [[1000000, ln] for ln in lines],
+            "serial": [[1000000, ln] for ln in lines[:-1]] + [[int(start_at_ms * 1e6), lines[-1]]],
             "trace": trace_path, "stats": stats_path, "flash": flash,
         }
         setup_path = os.path.join(workdir, "setup.json")
@@ -269,7 +270,7 @@ def _read_until(ser, pred, timeout, log, what):
                     return got
     tail = " | ".join(got[-3:]) or (buf.decode("utf-8", "replace")[-80:] or "nothing")
     raise UserError(f"{what}: no answer within {timeout:g} s (received: {tail}); check the "
-                    "jig runs firmware/jig/ (focusrig deploy --jig)")
+                    "jig runs firmware/jig/ (docs/hil.md)")
 
 
 def run_hil(s, port, jig_port, freq=HW_FREQ, serial_log=None):

@@ -4,7 +4,9 @@ PulseView and sigrok-cli read it) and read back for analysis and reports.
 VCD signal names are a contract: inputs af_on, shutter_half, shutter_full (the contacts as
 they are, chatter included), outputs cam_focus, cam_shutter, step, dir, motor_en, and the
 integers lens_pos (steps) and subject_mm. Levels are logical: 1 = pressed / asserted.
-Timescale 1 ns, so PIO edges (8 ns apart at 125 MHz) keep their exact times.
+Timescale 1 ns, so PIO edges (8 ns apart at 125 MHz) keep their exact times. lens_pos and
+subject_mm are whole numbers in VCD `real` variables (see write_vcd) so that every
+sigrok-based tool reads the whole file.
 """
 
 import io
@@ -132,19 +134,22 @@ def write_vcd(trace, path_or_file):
                 ch = trace.signals.get(n, [(0, 0)])
                 vars_[n] = w.register_var("focusrig", n, "wire", size=1, init=ch[0][1])
             for n in ("lens_pos", "subject_mm"):
+                # whole numbers in a `real` variable: libsigrok 0.5.2 (Debian's sigrok-cli
+                # and PulseView) stops reading a VCD at the first multi-bit vector value,
+                # but skips real values; GTKWave shows them as numbers or analog
                 ch = trace.signals.get(n, [(0, 0)])
-                vars_[n] = w.register_var("focusrig", n, "integer", size=32, init=ch[0][1])
+                vars_[n] = w.register_var("focusrig", n, "real", init=float(ch[0][1]))
             merged = []
             for n, v in vars_.items():
                 for t, x in trace.signals.get(n, [])[1:]:
                     merged.append((t, n, x))
             merged.sort(key=lambda r: (r[0], r[1]))
             for t, n, x in merged:
-                w.change(vars_[n], t, x)
+                w.change(vars_[n], t, float(x) if n in ("lens_pos", "subject_mm") else x)
             if trace.end_ns:
                 last = merged[-1][0] if merged else 0
                 if trace.end_ns > last:
-                    w.change(vars_["lens_pos"], trace.end_ns, trace.signals["lens_pos"][-1][1])
+                    w.change(vars_["lens_pos"], trace.end_ns, float(trace.signals["lens_pos"][-1][1]))
     finally:
         if own:
             f.close()
