@@ -5,6 +5,7 @@ kind gets an error reply and changes nothing. See docs/protocol.md for the list.
 import gc
 import json
 import sys
+import time
 
 import config
 import protocol
@@ -51,6 +52,8 @@ class Commands:
                     pos=a.motion.pos_now(), target=a.motion.target(),
                     moving=a.motion.busy(), enabled=a.motion.enabled,
                     mm=a.lidar.mm, lidar_frames=a.lidar.frames,
+                    lidar_valid=a.lidar.last_valid,
+                    lidar_age_ms=time.ticks_diff(time.ticks_us(), a.lidar.t_us) // 1000 if a.lidar.seq else -1,
                     frames=a.trigger.frames, armed=a.trigger.armed,
                     inputs={a.inputs.names[i]: a.inputs.pressed(i) for i in range(a.inputs.n)},
                     edges=a.inputs.edges, dropped=a.inputs.dropped,

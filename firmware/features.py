@@ -111,7 +111,7 @@ class Features:
             return
         if st == 1 and self.both_t0 < 0:
             # the fine step goes out once the chord window has passed (service)
-            self.jog_dir = -1 if idx == JOG_NEAR else 1
+            self.jog_dir = self.near_sign() * (1 if idx == JOG_NEAR else -1)
             self.jog_t0 = t
             self.jog_pending = True
             self.jog_next = time.ticks_add(t, 2 * self.cfg["jog_repeat_ms"] * 1000)
@@ -129,6 +129,13 @@ class Features:
         base = m.target() if m.busy() else m.pos_now()
         tgt = m.move_to(base + delta, "jog")
         self.out.event("jog", size=size, delta=delta, target=tgt)
+
+    def near_sign(self):
+        """+1 when nearer focus means more steps (from the lens calibration), else -1."""
+        cal = self.cfg["lens_cal"]
+        near = min(cal, key=lambda p: p[0])
+        far = max(cal, key=lambda p: p[0])
+        return 1 if near[1] >= far[1] else -1
 
     # ---- marks -------------------------------------------------------------------------
     def store_mark(self, name):
@@ -387,13 +394,13 @@ class Features:
     # ---- serial commands ----------------------------------------------------------------------
     def cmd_jog(self, args):
         if not args:
-            raise ValueError("jog: use 'jog N' (steps, negative = near) or 'jog near|far [fine|coarse]'")
+            raise ValueError("jog: use 'jog N' (steps) or 'jog near|far [fine|coarse]'")
         a0 = args[0]
         if a0 in ("near", "far"):
             size = args[1] if len(args) > 1 else "fine"
             if size not in ("fine", "coarse"):
                 raise ValueError("jog: size is fine or coarse")
-            n = self.cfg["jog_" + size] * (-1 if a0 == "near" else 1)
+            n = self.cfg["jog_" + size] * self.near_sign() * (1 if a0 == "near" else -1)
         else:
             try:
                 n = int(a0)
