@@ -25,6 +25,7 @@ system-deps:
 
 pins: $(STAMP)
 	$(PY) -m focusrig.pinmap --write
+	$(PY) -m focusrig.jigpins --write
 
 demo: $(STAMP)
 	$(VENV)/bin/focusrig demo --out build/demo
@@ -52,6 +53,7 @@ unit: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(PY) -m focusrig.pinmap --check
+	$(PY) -m focusrig.jigpins --check
 	$(MAKE) --no-print-directory docs-if-possible mpy typecheck
 	$(VENV)/bin/pytest -q
 

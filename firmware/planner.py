@@ -191,9 +191,10 @@ class Planner:
             return seg
         if self.at_rest:
             return self._start()
-        if self._sc is not None:
+        sc = self._sc
+        if sc is not None:
             if self.mode == MODE_MOVE and self._sc_target == self.target:
-                return self._sc_segment()
+                return self._sc_segment(sc)
             self._sc = None      # retargeted: blend on with the acceleration-limited law
         u, s = self.v, self.s
         x = self.pos + 0.5 * s               # the crossing we are at (exact half-integer)
@@ -269,8 +270,7 @@ class Planner:
         self.v = sc.v(t)
         return (SEG_DIR, 1 if s > 0 else 0, t)
 
-    def _sc_segment(self):
-        sc = self._sc
+    def _sc_segment(self, sc):
         s = self.s
         x = (self.pos - self._sc_start) * s + 0.5      # the crossing we are at
         left = int(sc.d + 0.5 - x + 1e-6)              # steps left, this one included

@@ -10,12 +10,14 @@ task drains to stdout; if the host does not read, the oldest lines are dropped a
 """
 
 import json
+import select
 import sys
 import time
 
 import asyncio
 
 MAX_QUEUED = 48
+WRITE_RETRY_MS = 5          # while the host is not reading
 MAX_LINE = 200
 
 COMMANDS = ("status", "version", "config", "move", "jog", "stop", "home", "clear", "af",
@@ -111,21 +113,26 @@ class Out:
         self.reply(cmd, error=str(why))
 
     async def writer(self):
-        # bytes to stdout.buffer: asyncio's StreamWriter keeps what a partial write left
-        # over in a bytes buffer, which a str line would break exactly when the host is
-        # slow to read
+        """Drain the queue to the USB serial without ever blocking: a line is written
+        only when the stream polls writable (a blocking write to a host that does not
+        read would stall the whole service loop; on the RP2040 USB CDC waits up to its
+        TX timeout). Meanwhile lines queue up and the oldest are dropped."""
         out = self.stream or getattr(sys.stdout, "buffer", sys.stdout)
-        w = asyncio.StreamWriter(out, {})
+        poller = select.poll()
+        poller.register(out, select.POLLOUT)
         while True:
             if not self.q:
                 await self.flag.wait()
                 continue
+            if not poller.poll(0):
+                await asyncio.sleep_ms(WRITE_RETRY_MS)
+                continue
             if self.dropped:
                 n = self.dropped
                 self.dropped = 0
-                w.write(json.dumps({"t": self.clock.uptime(time.ticks_us()), "ev": "lost",
-                                    "lines": n}).encode() + b"\n")
+                out.write(json.dumps({"t": self.clock.uptime(time.ticks_us()), "ev": "lost",
+                                      "lines": n}).encode() + b"\n")
+                continue
             line = self.q.pop(0)
-            w.write(line.encode() + b"\n")
-            await w.drain()
+            out.write(line.encode() + b"\n")
             self.sent += 1

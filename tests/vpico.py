@@ -12,6 +12,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def run(raw, **kw):
     s = scn.validate(raw)
+    kw.setdefault("timeout", 120)
     res = runner.run(s, **kw)
     assert res.stats["irq_alloc_errors"] == 0, "a hard IRQ handler allocated"
     return res, trace_mod.from_run(res)

@@ -18,33 +18,13 @@ import rp2
 from machine import Pin
 
 import jig_pins
+from pio_capture import edge_capture
 
 LOOP_CYCLES = 7
 CHANGE_CYCLES = 4
 SAMPLE_OFFSET = 2
 COUNTER_BITS = 27
 FIFO_DEPTH = 8
-
-
-@rp2.asm_pio(in_shiftdir=rp2.PIO.SHIFT_LEFT, fifo_join=rp2.PIO.JOIN_RX)
-def edge_capture():
-    wrap_target()
-    label("loop")
-    mov(osr, x)                 # 0  keep the loop counter
-    mov(isr, null)              # 1
-    in_(pins, 5)                # 2  sample (SAMPLE_OFFSET)
-    mov(x, isr)                 # 3
-    jmp(x_not_y, "change")      # 4
-    mov(x, osr)                 # 5
-    label("count")
-    jmp(x_dec, "loop")          # 6  both ways lead back to the loop (wrap)
-    wrap()
-    label("change")
-    mov(y, x)                   # 7  remember the new sample
-    in_(osr, 27)                # 8  word = sample << 27 | counter
-    push(noblock)               # 9
-    mov(x, osr)                 # 10
-    jmp("count")                # 11
 
 
 class Capture:
@@ -66,6 +46,8 @@ class Capture:
     def drain(self, out):
         """Move every captured word into the list `out`; returns how many."""
         sm = self.sm
+        if sm is None:
+            return 0
         n = sm.rx_fifo()
         if n >= FIFO_DEPTH:
             self.full_seen += 1          # words may have been dropped (push noblock)
