@@ -23,6 +23,7 @@ import pytest
 
 from focusrig import calibrate as cal
 from focusrig.cli import UserError
+from vpico import Emulator
 
 serial = pytest.importorskip("serial")
 
@@ -43,37 +44,8 @@ def default_cal(d):
 
 # ---- helpers ------------------------------------------------------------------------------------
 
-class Emu:
-    def __init__(self, d, subject=2000):
-        self.ctl = str(d / "rig.ctl")
-        self.proc = subprocess.Popen([FOCUSRIG, "emulate", "--flash", str(d / "flash"), "--firmware",
-                                      "--no-keys", "--quiet", "--control", self.ctl,
-                                      "--subject", str(subject)],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL)
-        self.path = self.proc.stdout.readline().decode().strip()
-        assert self.path.startswith("/dev/"), self.path
-        self.wait_firmware()
-
-    def wait_firmware(self):
-        end = time.monotonic() + 15
-        while time.monotonic() < end:
-            r = focusrig("status", "--port", self.path, "--json", "--timeout", "0.5")
-            if r.returncode == 0:
-                return json.loads(r.stdout)
-        raise AssertionError("the virtual Pico's firmware did not answer")
-
-    def control(self, text):
-        with open(self.ctl, "a") as f:
-            f.write(text)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+def Emu(d, subject=2000):
+    return Emulator(d / "flash", "--firmware", "--quiet", "--subject", str(subject), wait=True)
 
 
 def focusrig(*args, timeout=20, **kw):

@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from vpico import Emulator
+
 serial = pytest.importorskip("serial")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,26 +26,8 @@ pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(BIN, "micropytho
                                 reason="MicroPython unix port not installed")
 
 
-class Emu:
-    def __init__(self, flash, *extra):
-        self.ctl = os.path.join(os.path.dirname(flash), "buttons.ctl")
-        self.proc = subprocess.Popen([FOCUSRIG, "emulate", "--flash", flash, "--no-keys",
-                                      "--control", self.ctl, *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.path = self.proc.stdout.readline().decode().strip()
-        assert self.path.startswith("/dev/"), self.path
-
-    def control(self, text):
-        with open(self.ctl, "a") as f:
-            f.write(text)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+def Emu(flash, *extra):
+    return Emulator(flash, *extra)
 
 
 def focusrig(*args, timeout=30):

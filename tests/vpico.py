@@ -35,3 +35,44 @@ def focusrig_cli(*args, **kw):
     import subprocess
     exe = os.path.join(os.path.dirname(sys.executable), "focusrig")
     return subprocess.run([exe, *args], capture_output=True, text=True, **kw)
+
+
+class Emulator:
+    """`focusrig emulate` in the background for a test: .path is its device, .control()
+    appends to its control file, .stop() ends it. wait=True waits for the firmware."""
+
+    def __init__(self, flash, *extra, wait=False):
+        import subprocess
+        exe = os.path.join(os.path.dirname(sys.executable), "focusrig")
+        self.ctl = os.path.join(os.path.dirname(str(flash)), "rig.ctl")
+        self.proc = subprocess.Popen([exe, "emulate", "--flash", str(flash), "--no-keys",
+                                      "--control", self.ctl, *extra],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.path = self.proc.stdout.readline().decode().strip()
+        assert self.path.startswith("/dev/"), self.path
+        if wait:
+            self.wait_firmware()
+
+    def wait_firmware(self, seconds=15):
+        import json
+        import time
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            r = focusrig_cli("status", "--port", self.path, "--json", "--timeout", "0.5")
+            if r.returncode == 0:
+                return json.loads(r.stdout)
+        raise AssertionError("the virtual Pico's firmware did not answer")
+
+    def control(self, text):
+        with open(self.ctl, "a") as f:
+            f.write(text)
+
+    def stop(self):
+        import subprocess
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()

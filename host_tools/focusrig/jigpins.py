@@ -4,7 +4,6 @@
 `--check` exits 1 when the generated file is out of date.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -76,32 +75,9 @@ def render(w):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m focusrig.jigpins", description=__doc__)
-    g = ap.add_mutually_exclusive_group(required=True)
-    g.add_argument("--write", action="store_true", help="regenerate firmware/jig/jig_pins.py")
-    g.add_argument("--check", action="store_true", help="fail if firmware/jig/jig_pins.py is stale")
-    a = ap.parse_args(argv)
-    try:
-        text = render(load())
-    except (OSError, ValueError, KeyError) as e:
-        print(f"focusrig: bad jig wiring {WIRING_PATH}: {e}", file=sys.stderr)
-        return 2
-    if a.write:
-        with open(JIG_PINS_PATH, "w") as f:
-            f.write(text)
-        print(f"wrote {JIG_PINS_PATH}")
-        return 0
-    try:
-        with open(JIG_PINS_PATH) as f:
-            cur = f.read()
-    except OSError:
-        cur = ""
-    if cur != text:
-        print("firmware/jig/jig_pins.py differs from hardware/jig_wiring.json: run "
-              "`python -m focusrig.jigpins --write`", file=sys.stderr)
-        return 1
-    print("firmware/jig/jig_pins.py matches hardware/jig_wiring.json")
-    return 0
+    from .pinmap import generated_file_main
+    return generated_file_main(argv, "python -m focusrig.jigpins", __doc__,
+                               lambda: render(load()), WIRING_PATH, JIG_PINS_PATH, "make pins")
 
 
 if __name__ == "__main__":

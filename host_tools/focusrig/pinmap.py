@@ -90,32 +90,42 @@ def render_pins_py(pm):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m focusrig.pinmap", description=__doc__)
+def generated_file_main(argv, prog, doc, make_text, source, target, fix):
+    """`--write` regenerates `target` from `source`, `--check` exits 1 when it is stale.
+    Shared by the generated firmware constant files (pins.py, jig_pins.py)."""
+    ap = argparse.ArgumentParser(prog=prog, description=doc)
     g = ap.add_mutually_exclusive_group(required=True)
-    g.add_argument("--write", action="store_true", help="regenerate firmware/pins.py")
-    g.add_argument("--check", action="store_true", help="fail if firmware/pins.py is stale")
+    g.add_argument("--write", action="store_true", help="regenerate " + os.path.relpath(target))
+    g.add_argument("--check", action="store_true", help="fail if it is stale")
     a = ap.parse_args(argv)
+    rel_t = os.path.relpath(target, os.path.dirname(FIRMWARE_DIR))
+    rel_s = os.path.relpath(source, os.path.dirname(FIRMWARE_DIR))
     try:
-        text = render_pins_py(load())
+        text = make_text()
     except (OSError, ValueError, KeyError) as e:
-        print(f"focusrig: bad pin map {PINMAP_PATH}: {e}", file=sys.stderr)
+        print(f"focusrig: bad {rel_s}: {e}", file=sys.stderr)
         return 2
     if a.write:
-        with open(PINS_PY_PATH, "w") as f:
+        with open(target, "w") as f:
             f.write(text)
-        print(f"wrote {PINS_PY_PATH}")
+        print(f"wrote {target}")
         return 0
     try:
-        with open(PINS_PY_PATH) as f:
+        with open(target) as f:
             cur = f.read()
     except OSError:
         cur = ""
     if cur != text:
-        print("firmware/pins.py differs from hardware/pinmap.json: run `make pins`", file=sys.stderr)
+        print(f"{rel_t} differs from {rel_s}: run `{fix}`", file=sys.stderr)
         return 1
-    print("firmware/pins.py matches hardware/pinmap.json")
+    print(f"{rel_t} matches {rel_s}")
     return 0
+
+
+def main(argv=None):
+    return generated_file_main(argv, "python -m focusrig.pinmap", __doc__,
+                               lambda: render_pins_py(load()), PINMAP_PATH, PINS_PY_PATH,
+                               "make pins")
 
 
 if __name__ == "__main__":
