@@ -88,7 +88,8 @@ def run_scenario(request, target):
                 logf.flush()
             return res, tr
         from focusrig.virtual_pico import runner
-        res = runner.run(s)
+        res = runner.run(s, timeout=120)
+        assert res.stats.get("irq_alloc_errors") == 0, "a hard IRQ handler allocated"
         for e in res.events:
             logf.write(json.dumps(e, sort_keys=True) + "\n")
         for line in res.raw_lines:
