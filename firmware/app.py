@@ -75,6 +75,7 @@ class App:
         self.uart = UART(pins.LIDAR_UART, baudrate=pins.LIDAR_BAUD,
                          tx=Pin(pins.LIDAR_TX), rx=Pin(pins.LIDAR_RX))
         self.lidar = lidar.Lidar(self.uart, self.cfg["lidar_min_amp"])
+        self.lidar.request_mm()
         self.cal = lenscal.LensCal(self.cfg["lens_cal"])
         self.focus = focus.FocusMachine(self.cfg, self.motion, self.trigger, self.lidar,
                                         self.cal, self.out)

@@ -50,6 +50,7 @@ class Planner:
         self.track_gain = 50.0      # 1/s: speed per step of error near the target
         self.track_tau = 0.005      # s: how fast the speed error is closed
         self._pending = None        # DIR segment due after a turnaround
+        self._brake = False         # stopping: decelerate only, onto a whole step
         self._ph = [0.0] * 6        # current plan: (acc, length) x 3 phases
         self.jerk = 0.0             # steps/s^3; 0 = trapezoid
         self._sc = None             # S-curve of the current move (jerk > 0)
@@ -67,12 +68,14 @@ class Planner:
         """Go to an integer position, time-optimally, and rest there."""
         self.mode = MODE_MOVE
         self.target = int(target)
+        self._brake = False
 
     def track(self, x, v):
         """Follow a target now at x (steps) moving at v (steps/s)."""
         self.mode = MODE_TRACK
         self.tgt_x = float(x)
         self.tgt_v = float(v)
+        self._brake = False
 
     def stop(self):
         """Brake at `accel` and rest on the first integer position reachable."""
@@ -82,6 +85,7 @@ class Planner:
         x = self.pos + 0.5 * self.s + self.s * self.v * self.v / (2 * self.a)
         self.mode = MODE_MOVE
         self.target = _ceil(x) if self.s > 0 else _floor(x)
+        self._brake = True          # never speed up to reach that whole step
 
     def idle(self):
         """At rest with nothing left to do."""
@@ -104,6 +108,11 @@ class Planner:
         ph = self._ph
         b = u * u / (2 * a)
         ph[0] = ph[1] = ph[2] = ph[3] = ph[4] = ph[5] = 0.0
+        if self._brake and d > 1e-9 and b <= d + 1e-6:
+            # stopping: one constant deceleration (<= accel) that ends on the target
+            ph[4] = -(u * u) / (2 * d)
+            ph[5] = d
+            return
         if d <= 1e-9 or b > d + 1e-6:
             ph[0] = -a
             ph[1] = b                       # brake to zero: turnaround

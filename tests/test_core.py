@@ -131,9 +131,11 @@ def test_servo_release_brakes_within_accel_and_holds(run_scenario):
     rel = 550e6
     steps = [t for t in tr.rising("step") if t > rel]
     assert steps, "lens was moving at release"
-    # speed after release never increases and the lens comes to rest
+    # once the servo motion already queued for the PIO (4 ms) has run, the speed only
+    # goes down, and the lens comes to rest
+    iv = [b - a for a, b in zip(steps, steps[1:]) if a >= rel + 4e6]
+    assert all(b >= a for a, b in zip(iv, iv[1:])), "accelerated after release"
     iv = [b - a for a, b in zip(steps, steps[1:])]
-    assert all(b >= a * 0.98 for a, b in zip(iv, iv[1:])), "accelerated after release"
     assert steps[-1] < rel + 100e6
     v0 = 1e9 / iv[0]
     # what is already queued for the PIO (servo keeps 4 ms ahead), then the braking

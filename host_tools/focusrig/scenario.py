@@ -25,7 +25,7 @@ TOP_KEYS = ("duration_ms", "config", "subject_mm", "presses", "seed", "serial", 
             "description", "expect")
 PRESS_KEYS = ("input", "at_ms", "hold_ms", "bounce_ms")
 LENS_KEYS = ("start_pos", "home_pos", "driver")
-LIDAR_KEYS = ("rate_hz", "noise_cm", "first_ms", "amp")
+LIDAR_KEYS = ("rate_hz", "noise_cm", "first_ms", "amp", "cm_only")
 
 
 class ScenarioError(ValueError):
@@ -167,6 +167,10 @@ def validate(raw):
         s["lidar"]["first_ms"] = _num("lidar.first_ms", lid["first_ms"], 0, 1000)
     if "amp" in lid:
         s["lidar"]["amp"] = int(_num("lidar.amp", lid["amp"], 0, 65535))
+    if "cm_only" in lid:
+        if not isinstance(lid["cm_only"], bool):
+            raise ScenarioError("lidar.cm_only: must be true or false")
+        s["lidar"]["cm_only"] = lid["cm_only"]
     dur = raw.get("duration_ms")
     if dur is None:
         dur = last + 1000

@@ -105,7 +105,8 @@ class Board:
         self.subject = dev.Subject(setup.get("subject", [[0, 0]]))
         lid = setup.get("lidar", {})
         self.lidar = dev.TFLuna(self.subject, lid.get("rate_hz", 100), lid.get("first_ms", 3),
-                                lid.get("noise_cm", 0), lid.get("amp", 1200))
+                                lid.get("noise_cm", 0), lid.get("amp", 1200),
+                                lid.get("cm_only", False))
         K.uart_devices[setup.get("lidar_uart", 0)] = self.lidar
         lens = setup.get("lens", {})
         p = self.pins

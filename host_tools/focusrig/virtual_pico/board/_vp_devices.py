@@ -89,25 +89,32 @@ class Subject:
 
 
 class TFLuna:
-    """Benewake TF-Luna on a UART: a 9-byte frame every 1/rate s, distance in cm.
+    """Benewake TF-Luna on a UART: a 9-byte frame every 1/rate s.
 
     Frame: 0x59 0x59 Dist_L Dist_H Amp_L Amp_H Temp_L Temp_H Checksum (sum of the first
-    eight bytes, low 8 bits). No return: distance 0, amplitude 0. Bytes arrive one by one
-    at the line rate. The reading is the average of the last frame period, modelled as the
-    subject distance half a period before the frame.
+    eight bytes, low 8 bits). Distance in cm, or in mm after the output-format command
+    5A 05 05 06 cs, which the sensor answers with 5A 05 05 06 cs (ID_OUTPUT_FORMAT). No
+    return: distance 0, amplitude 0. Bytes arrive one per 10 bit times; the UART collects
+    them lazily when the firmware looks. The reading is the average over the last frame
+    period, modelled as the subject distance half a period before the frame.
     """
 
-    def __init__(self, subject, rate_hz=100, first_ms=3, noise_cm=0, amp=1200):
+    def __init__(self, subject, rate_hz=100, first_ms=3, noise_cm=0, amp=1200, cm_only=False):
         self.subject = subject
+        self.cm_only = cm_only          # an older sensor that ignores the format command
         self.period_ns = 1000000000 // rate_hz
         self.noise_cm = noise_cm
         self.amp = amp
         self.uart = None
         self.frames = 0
-        self._frame = bytearray(9)
+        self.unit_mm = False
+        self._reply = None              # command reply to send before the next frame
+        self._out = bytearray(32)       # bytes on the wire now, arriving from _t_out
+        self._n_out = 0
+        self._sent = 0
+        self._t_out = 0
         self._byte_ns = 0
-        self._sent = 9
-        self._t_frame = 0
+        self._rx = bytearray(0)
         K.at(first_ms * 1000000, self._tick)
 
     def attach(self, uart):
@@ -115,50 +122,78 @@ class TFLuna:
         self._byte_ns = 10 * 1000000000 // uart.baudrate    # 8N1: 10 bits a byte
 
     def receive(self, data):
-        pass  # configuration commands (0x5A ...) are accepted and ignored
+        """Bytes from the firmware: commands 5A LEN ID payload checksum."""
+        self._rx += data
+        while len(self._rx) >= 4:
+            if self._rx[0] != 0x5A:
+                self._rx = self._rx[1:]
+                continue
+            n = self._rx[1]
+            if n < 4 or n > 32:
+                self._rx = self._rx[1:]
+                continue
+            if len(self._rx) < n:
+                return
+            cmd = self._rx[:n]
+            self._rx = self._rx[n:]
+            if cmd[2] == 0x05 and n == 5 and not self.cm_only:    # ID_OUTPUT_FORMAT
+                if cmd[3] in (0x01, 0x06):
+                    self.unit_mm = cmd[3] == 0x06
+                fmt = 0x06 if self.unit_mm else 0x01
+                self._reply = bytes((0x5A, 5, 5, fmt, (0x5A + 5 + 5 + fmt) & 0xFF))
 
     def _tick(self, _):
         K.at(K.now + self.period_ns, self._tick)
         if self.uart is None:
             return
+        if self._sent < self._n_out:
+            self.pump(self.uart)        # an unread earlier burst: deliver what arrived
         mm = self.subject.mm(K.now - self.period_ns // 2)
-        f = self._frame
+        out = self._out
+        n = 0
+        if self._reply is not None:
+            for b in self._reply:
+                out[n] = b
+                n += 1
+            self._reply = None
         if mm <= 0:
             dist, amp = 0, 0
         else:
-            dist = int(mm / 10 + 0.5)
-            if self.noise_cm:
-                dist += K.rand(2 * self.noise_cm + 1) - self.noise_cm
+            if self.unit_mm:
+                dist = int(mm + 0.5)
+                if self.noise_cm:
+                    dist += K.rand(20 * self.noise_cm + 1) - 10 * self.noise_cm
+            else:
+                dist = int(mm / 10 + 0.5)
+                if self.noise_cm:
+                    dist += K.rand(2 * self.noise_cm + 1) - self.noise_cm
             amp = self.amp
-        f[0] = 0x59
-        f[1] = 0x59
-        f[2] = dist & 0xFF
-        f[3] = dist >> 8
-        f[4] = amp & 0xFF
-        f[5] = amp >> 8
         temp = 40 * 8 + 256 * 8   # 40 C as the sensor encodes it (/8 - 256)
-        f[6] = temp & 0xFF
-        f[7] = (temp >> 8) & 0xFF
-        f[8] = sum(f[0:8]) & 0xFF
+        frame = (0x59, 0x59, dist & 0xFF, dist >> 8, amp & 0xFF, amp >> 8,
+                 temp & 0xFF, (temp >> 8) & 0xFF)
+        cs = 0
+        for b in frame:
+            out[n] = b
+            n += 1
+            cs += b
+        out[n] = cs & 0xFF
+        n += 1
         self.frames += 1
-        # bytes arrive one every 10 bit times; the UART collects them lazily when the
-        # firmware looks (pump), and the end of the frame wakes a waiting firmware
-        if self._sent < 9:
-            self.pump(self.uart)          # an unread earlier frame: deliver what arrived
-        self._t_frame = K.now
+        self._n_out = n
         self._sent = 0
-        K.at(K.now + 9 * self._byte_ns, self._frame_done)
+        self._t_out = K.now
+        K.at(K.now + n * self._byte_ns, self._frame_done)
 
     def pump(self, uart):
         """Move the bytes that have arrived by now into the UART's receive buffer."""
-        if self._sent >= 9:
+        if self._sent >= self._n_out:
             return
-        n = (K.now - self._t_frame) // self._byte_ns
-        if n > 9:
-            n = 9
-        f = self._frame
+        n = (K.now - self._t_out) // self._byte_ns
+        if n > self._n_out:
+            n = self._n_out
+        out = self._out
         while self._sent < n:
-            uart._rx_byte(f[self._sent])
+            uart._rx_byte(out[self._sent])
             self._sent += 1
 
     def _frame_done(self, _):
