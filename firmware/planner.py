@@ -32,6 +32,8 @@ MODE_MOVE = 1
 MODE_TRACK = 2
 
 MAX_N = 256
+TRACK_STILL_V = 100.0       # steps/s: a target slower than this counts as still
+TRACK_RESTART = 1.5         # steps: a resting lens follows a still target this far off
 
 
 class Planner:
@@ -211,6 +213,16 @@ class Planner:
             rem = (self.target - x) * s      # +-0.5, 1.5, ... steps to the target
             self._plan_move(u, rem)
         elif self.mode == MODE_TRACK:
+            e = self.tgt_x - x
+            if (-TRACK_STILL_V < self.tgt_v < TRACK_STILL_V and -TRACK_RESTART <= e <= TRACK_RESTART
+                    and u * u < 2 * self.a):
+                # the target is (nearly) still and the lens is on it: settle onto the
+                # nearest whole step and rest there instead of dithering around it; the
+                # next reading restarts tracking only if the target moves a step away
+                self.target = _floor(self.tgt_x + 0.5)
+                self.mode = MODE_MOVE
+                self._brake = False
+                return self.next_segment()
             rem = -1.0
             self._plan_track(u)
         else:
@@ -250,8 +262,8 @@ class Planner:
             self._plan_move(0.0, float(d * s))
         elif self.mode == MODE_TRACK:
             e = self.tgt_x - self.pos
-            if -1.0 < e < 1.0 and -self.a * 0.005 < self.tgt_v < self.a * 0.005:
-                return None                  # within a step and the target is still
+            if -TRACK_RESTART <= e <= TRACK_RESTART and -TRACK_STILL_V < self.tgt_v < TRACK_STILL_V:
+                return None                  # on a still target (hysteresis: no dithering)
             s = 1 if (e + self.tgt_v * 0.02) > 0 else -1
             self.s = s
             self._plan_track(0.0)

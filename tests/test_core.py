@@ -210,3 +210,18 @@ def test_ticks_wraparound_changes_nothing(run_scenario, target):
     assert a.rising("cam_shutter") == b.rising("cam_shutter")
     assert a.changes("lens_pos") == b.changes("lens_pos")
     assert [e["t"] for e in a_res.events] == [e["t"] for e in b_res.events]
+
+
+def test_servo_rests_on_a_still_subject_without_hunting(run_scenario):
+    from focusrig import analysis
+    res, tr = run_scenario({"duration_ms": 1500, "config": {"af_mode": "servo"},
+                            "subject_mm": [[0, 3000], [100, 3000], [700, 1200], [1500, 1200]],
+                            "presses": [press("af_on", 100, 1300)]})
+    # still subject from 700 ms: settled within 150 ms, then not a single step more
+    assert not [t for t in tr.rising("step") if 850e6 < t < 1400e6]
+    assert abs(tr.value_at("lens_pos", 1400e6) - cal_steps(1200)) <= 1
+    # held on a subject that never moves: no motion at all after the acquisition
+    res, tr = run_scenario({"duration_ms": 1200, "config": {"af_mode": "servo"},
+                            "subject_mm": [[0, 1500]], "presses": [press("af_on", 100, 1000)]})
+    assert analysis.direction_reversals(tr, 100e6, 1200e6) == 0
+    assert not [t for t in tr.rising("step") if t > 400e6]
