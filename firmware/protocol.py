@@ -29,8 +29,10 @@ class ProtocolError(ValueError):
 
 
 def parse(line):
-    """'config set max_speed 5000' -> ('config', ['set', 'max_speed', '5000'])."""
-    line = line.strip()
+    """'config set max_speed 5000' -> ('config', ['set', 'max_speed', '5000']).
+    Control characters are dropped first: REPL tools (mpremote's Ctrl-B/Ctrl-D after a
+    reset) can leave some in front of the first command."""
+    line = "".join(c for c in line if " " <= c <= "~").strip()
     if not line:
         raise ProtocolError("empty command")
     if len(line) > MAX_LINE:

@@ -124,3 +124,8 @@ def test_nothing_blocks_the_buttons_when_no_host_reads():
     assert all(t - (50 + 40 * i) * 1e6 < 100e3 for i, t in enumerate(shots))
     # the output stalled: far fewer lines than events were produced
     assert len(res.events) < 120
+
+
+def test_control_characters_before_a_command_are_ignored():
+    res, _ = run({"duration_ms": 100, "serial": [cmd(10, "\x02\x04status"), cmd(20, "\x03ping")]})
+    assert res.replies("status")[0]["ok"] and res.replies("ping")[0]["ok"]
