@@ -1,6 +1,6 @@
 """Photographer features on top of motion: manual focus nudge (jog), focus marks with an
-eased pull, focus stacking, homing to the lens end-stop switch, and the limit-switch
-guard. Each is a small job run from the service loop; at most one job runs at a time
+eased pull, and the job slot that focus stacking (stacking.py) and homing / the limit
+switch (homing.py) run in. Each is a small job run from the service loop; at most one job runs at a time
 and any button press aborts a stack or a pull, leaving the lens where it is.
 
 Buttons (optional, see hardware/pinmap.json):
@@ -17,6 +17,8 @@ Buttons (optional, see hardware/pinmap.json):
 import time
 
 from waits import earliest
+from stacking import Stack
+from homing import Homing
 
 # job ids
 IDLE = 0
@@ -50,12 +52,8 @@ class Features:
         self.pull_from = 0
         self.pull_to = 0
         self.pull_ms = 0
-        self.stack_pos = []
-        self.stack_i = 0
-        self.stack_shot = 0
-        self.stack_start_pos = 0
-        self.settle_until = 0
-        self.home_found = False
+        self.stack = Stack(self)
+        self.homing = Homing(self)
         self.configure(app.cfg)
 
     def configure(self, cfg):
@@ -87,7 +85,7 @@ class Features:
     def on_input(self, t, idx, st):
         if idx == HOME_IN:
             if st == 1:
-                self._home_switch(t)
+                self.homing.switch(t)
             return
         if st == 1 and self.job in (PULL, STACK):
             self.abort("button " + self.app.inputs.names[idx])
@@ -192,164 +190,6 @@ class Features:
             return -1
         return 2
 
-    # ---- focus stacking -----------------------------------------------------------------
-    def stack_start(self):
-        c = self.cfg
-        if self.motion_locked():
-            raise ValueError(self.motion_locked())
-        if self.app.focus.af_running():
-            raise ValueError("AF is running")
-        near, far, step = c["stack_near"], c["stack_far"], c["stack_step"]
-        if c["stack_count"] > 0:
-            pos = [near + i * step * (1 if far >= near else -1) for i in range(c["stack_count"])]
-        else:
-            if near == far:
-                raise ValueError("set stack_far (or stack_count) first")
-            sgn = 1 if far > near else -1
-            pos = list(range(near, far + sgn, step * sgn))
-            if pos[-1] != far:
-                pos.append(far)
-        self.stack_pos = pos
-        self.stack_i = 0
-        self.stack_shot = 0
-        self.stack_start_pos = self.motion.pos_now()
-        self.job = STACK
-        self.phase = 0
-        self.app.focus.blocked = True
-        self.app.focus.update_armed()
-        self.out.event("stack_start", positions=len(pos), near=pos[0], far=pos[-1],
-                       step=c["stack_step"], shots=c["stack_shots"], settle_ms=c["settle_ms"])
-        self.motion.move_to(pos[0], "stack")
-
-    def _stack_service(self, now):
-        m, trig = self.motion, self.app.trigger
-        if self.phase == 0:                           # moving to the position
-            if m.busy():
-                return 2
-            self.phase = 1
-            self.settle_until = time.ticks_add(now, self.cfg["settle_ms"] * 1000)
-            self.out.event("stack_settle", index=self.stack_i, pos=m.pos_now(now))
-        if self.phase == 1:                           # settling
-            left = time.ticks_diff(self.settle_until, now)
-            if left > 0:
-                return (left + 999) // 1000
-            self.phase = 2
-        if self.phase == 2:                           # exposures, motor stopped
-            if trig.firing:
-                return 2
-            if self.stack_shot < self.cfg["stack_shots"]:
-                if self.stack_shot:
-                    # shots at one position are a frame apart (the camera's burst rate):
-                    # back to back they would be one long closure of the shutter line
-                    left = int(1000000 / self.cfg["burst_fps"]) - time.ticks_diff(now, trig.fired_at)
-                    if left > 0:
-                        return (left + 999) // 1000
-                if trig.fire():
-                    self.stack_shot += 1
-                    self.out.event("exposure", trig.fired_at, frame=trig.frames,
-                                   pos=m.pos_now(now), state="stack", cause="stack",
-                                   index=self.stack_i, shot=self.stack_shot)
-                return 2
-            self.out.event("stack_progress", index=self.stack_i, of=len(self.stack_pos),
-                           pos=m.pos_now(now))
-            self.stack_i += 1
-            self.stack_shot = 0
-            if self.stack_i < len(self.stack_pos):
-                self.phase = 0
-                m.move_to(self.stack_pos[self.stack_i], "stack")
-                return 2
-            self.phase = 3
-            if self.cfg["stack_return"]:
-                m.move_to(self.stack_start_pos, "stack_return")
-        if self.phase == 3:
-            if m.busy():
-                return 2
-            self.job = IDLE
-            self.phase = 0
-            self.app.focus.blocked = False
-            self.app.focus.update_armed()
-            self.out.event("stack_done", positions=len(self.stack_pos), pos=m.pos_now(now))
-        return -1
-
-    # ---- homing and the limit switch ------------------------------------------------------
-    def home(self):
-        if self.job != IDLE:
-            raise ValueError("busy: " + JOB_NAMES[self.job])
-        m = self.motion
-        m.fault = None
-        self.job = HOME
-        self.home_found = False
-        self.t0 = time.ticks_us()
-        self.out.event("home_start")
-        if self.app.inputs.pressed(HOME_IN):
-            self._home_phase(2)                        # already on the switch: back off
-        else:
-            self._home_phase(1)
-
-    def _home_phase(self, ph):
-        m, c = self.motion, self.cfg
-        self.phase = ph
-        here = m.pos_now()
-        if ph == 1:                                    # seek towards the switch
-            m.limit_speed(c["home_speed"])
-            m.move_to(here - c["home_max_steps"], "home_seek")
-        elif ph == 2:                                  # back off until it opens
-            m.limit_speed(c["home_speed"])
-            m.move_to(here + c["home_backoff"], "home_backoff")
-        elif ph == 3:                                  # slow re-approach
-            m.limit_speed(c["home_slow_speed"])
-            m.move_to(here - 2 * c["home_backoff"], "home_approach")
-
-    def _home_switch(self, t):
-        m = self.motion
-        if self.job == HOME and self.phase in (1, 3):
-            m.halt()
-            if self.phase == 1:
-                self._home_phase(2)
-            else:
-                self.home_found = True
-                self.phase = 4
-            return
-        if self.job == HOME:
-            return
-        # a limit hit outside homing: stop now, refuse motion until cleared
-        was = m.busy()
-        m.halt()
-        m.fault = "limit"
-        self.abort("limit switch")
-        self.out.event("limit_hit", pos=m.pos_now(), moving=was)
-
-    def _home_service(self, now):
-        m, c = self.motion, self.cfg
-        if time.ticks_diff(now, self.t0) > c["home_timeout_ms"] * 1000:
-            self._home_fail("timeout: the home switch was not found within %d ms" % c["home_timeout_ms"])
-            return -1
-        if m.busy():
-            return 2
-        if self.phase == 1:
-            self._home_fail("the home switch was not found within %d steps" % c["home_max_steps"])
-        elif self.phase == 2:
-            if self.app.inputs.pressed(HOME_IN):
-                self._home_fail("the home switch did not open when backing off")
-            else:
-                self._home_phase(3)
-        elif self.phase == 3:
-            self._home_fail("the home switch was not found on the slow approach")
-        elif self.phase == 4:
-            m.limit_speed(0)
-            m.set_position(0)
-            self.job = IDLE
-            self.phase = 0
-            self.out.event("home_done", pos=0, ms=time.ticks_diff(now, self.t0) / 1000)
-        return -1 if self.job == IDLE else 2
-
-    def _home_fail(self, why):
-        self.motion.limit_speed(0)
-        self.motion.stop()
-        self.job = IDLE
-        self.phase = 0
-        self.out.event("home_error", why=why)
-
     # ---- service loop ----------------------------------------------------------------------
     def service(self, now):
         w = -1
@@ -380,9 +220,9 @@ class Features:
         if self.job == PULL:
             w = earliest(w, self._pull_service(now))
         elif self.job == STACK:
-            w = earliest(w, self._stack_service(now))
+            w = earliest(w, self.stack.service(now))
         elif self.job == HOME:
-            w = earliest(w, self._home_service(now))
+            w = earliest(w, self.homing.service(now))
         return w
 
     def on_moved(self, t, why):
@@ -412,8 +252,11 @@ class Features:
         self._jog(n, size)
         self.out.reply("jog", delta=n, target=self.motion.target())
 
+    def job_name(self):
+        return JOB_NAMES[self.job]
+
     def cmd_home(self, args):
-        self.home()
+        self.homing.home()
         self.out.reply("home", started=True)
 
     def cmd_clear(self, args):
@@ -443,8 +286,8 @@ class Features:
     def cmd_stack(self, args):
         sub = args[0] if args else ""
         if sub == "start":
-            self.stack_start()
-            self.out.reply("stack", positions=len(self.stack_pos))
+            self.stack.start()
+            self.out.reply("stack", positions=len(self.stack.pos))
         elif sub == "abort":
             self.abort("stack abort command")
             self.out.reply("stack", aborted=True)
