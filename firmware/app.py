@@ -36,15 +36,7 @@ HOME = 5
 
 def driver_timing(cfg, freq):
     """(Timing, wake_us) from the driver preset and any explicit overrides."""
-    hi, lo, setup, wake = stepgen.DRIVERS[cfg["driver"]]
-    if cfg["step_pulse_ns"]:
-        hi = cfg["step_pulse_ns"]
-    if cfg["step_low_ns"]:
-        lo = cfg["step_low_ns"]
-    if cfg["dir_setup_ns"]:
-        setup = cfg["dir_setup_ns"]
-    if cfg["enable_wake_us"] >= 0:
-        wake = cfg["enable_wake_us"]
+    hi, lo, setup, wake = config.driver_pulses(cfg)
     return stepgen.Timing(freq, hi, lo, setup), wake
 
 

@@ -66,6 +66,30 @@ SCHEMA = {
 
 DEFAULTS = {k: v[0] for k, v in SCHEMA.items()}
 
+# Driver presets: (min STEP high ns, min STEP low ns, DIR setup ns, wake from sleep us).
+# Numbers from the datasheets (shared/notes hardware facts); the DRV8825 uses the
+# field-safe 4 us pulse (a DRV8825-family part skipped steps at 2.2 us, none at >= 4 us).
+DRIVERS = {
+    "a4988": (1000, 1000, 200, 1000),
+    "drv8825": (4000, 4000, 650, 1700),
+    "tmc2209": (100, 100, 20, 0),
+}
+PIO_OVERHEAD_NS = 40        # the step loop's 5 fixed cycles at 125 MHz
+
+
+def driver_pulses(cfg):
+    """(high ns, low ns, setup ns, wake us) after the explicit overrides."""
+    hi, lo, setup, wake = DRIVERS[cfg["driver"]]
+    if cfg["step_pulse_ns"]:
+        hi = cfg["step_pulse_ns"]
+    if cfg["step_low_ns"]:
+        lo = cfg["step_low_ns"]
+    if cfg["dir_setup_ns"]:
+        setup = cfg["dir_setup_ns"]
+    if cfg["enable_wake_us"] >= 0:
+        wake = cfg["enable_wake_us"]
+    return hi, lo, setup, wake
+
 
 class ConfigError(ValueError):
     pass
@@ -144,6 +168,11 @@ def check_all(cfg):
         raise ConfigError("shutter_pulse_ms must be shorter than one burst frame (1000 / burst_fps ms)")
     if cfg["home_slow_speed"] > cfg["home_speed"]:
         raise ConfigError("home_slow_speed must not exceed home_speed")
+    hi, lo, _, _ = driver_pulses(cfg)
+    fastest = 1000000000 // (hi + lo + PIO_OVERHEAD_NS)
+    if cfg["max_speed"] > fastest:
+        raise ConfigError("max_speed %s is faster than %s pulses allow (%d steps/s): lower it or "
+                          "shorten step_pulse_ns / step_low_ns" % (cfg["max_speed"], cfg["driver"], fastest))
 
 
 def merged(base, changes):

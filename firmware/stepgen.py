@@ -43,16 +43,6 @@ def dir_word(level, dwell):
     return 1 | (level << 1) | (dwell << 2)
 
 
-# Driver presets: (min STEP high ns, min STEP low ns, DIR setup ns, wake from sleep us).
-# Numbers from the datasheets (hardware-facts.md); the DRV8825 uses the field-safe 4 us
-# pulse (a DRV8825-family part skipped steps at 2.2 us, none at >= 4 us), not the bare 1.9 us.
-DRIVERS = {
-    "a4988": (1000, 1000, 200, 1000),
-    "drv8825": (4000, 4000, 650, 1700),
-    "tmc2209": (100, 100, 20, 0),
-}
-
-
 class Timing:
     """Driver timing turned into PIO cycle counts for one SM clock."""
 

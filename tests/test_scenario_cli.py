@@ -55,3 +55,12 @@ def test_run_writes_vcd_with_contract_signals_and_log(tmp_path):
         assert f" {name} $end" in vcd, name
     log = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
     assert any(e.get("ev") == "exposure" for e in log)
+
+
+def test_max_speed_beyond_the_driver_pulses_is_refused(tmp_path):
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps({"config": {"driver": "drv8825", "max_speed": 200000}}))
+    r = focusrig_cli("run", str(p))
+    assert r.returncode == 2 and "drv8825" in r.stderr and "max_speed" in r.stderr
+    p.write_text(json.dumps({"config": {"driver": "tmc2209", "max_speed": 200000}, "duration_ms": 10}))
+    assert focusrig_cli("run", str(p)).returncode == 0
