@@ -37,7 +37,9 @@ def run(args):
         res, tr = run_hil(s, args.port, args.jig)
     else:
         from ..virtual_pico import runner
-        res = runner.run(s)
+        res = runner.run(s, progress=_progress_printer(s["duration_ms"]))
+        if sys.stderr.isatty():
+            sys.stderr.write("\r" + " " * 60 + "\r")
         tr = trace_mod.from_run(res)
     if args.vcd:
         trace_mod.write_vcd(tr, args.vcd)
@@ -49,6 +51,23 @@ def run(args):
     if args.summary or not (args.vcd or args.log):
         print_summary(s, res, sm)
     return 0
+
+
+def _progress_printer(duration_ms):
+    """On a terminal, a line that counts virtual time for runs that take a while."""
+    if not sys.stderr.isatty():
+        return None
+    import time
+    t0 = time.monotonic()
+    last = [0.0]
+
+    def show(t_ms):
+        now = time.monotonic()
+        if now - t0 > 1.0 and now - last[0] > 0.2:
+            last[0] = now
+            sys.stderr.write(f"\r  running: {t_ms / 1000:.1f} of {duration_ms / 1000:g} s virtual ")
+            sys.stderr.flush()
+    return show
 
 
 def print_summary(s, res, sm, out=sys.stdout):

@@ -126,7 +126,8 @@ class Result:
         return [e for e in self.events if e.get("re") == name]
 
 
-def run(s, workdir=None, heap=HEAP, timeout=600, extra_setup=None, host_not_reading=False):
+def run(s, workdir=None, heap=HEAP, timeout=600, extra_setup=None, host_not_reading=False,
+        progress=None):
     """Run a validated scenario dict `s`; returns a Result. host_not_reading: the USB
     serial's host side is not read until the end (its buffer is made 4 KiB), as with a
     board whose host program is stuck or gone."""
@@ -134,13 +135,15 @@ def run(s, workdir=None, heap=HEAP, timeout=600, extra_setup=None, host_not_read
     own = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix="vpico-")
     try:
-        return _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading)
+        return _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading,
+                    progress)
     finally:
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading=False):
+def _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading=False,
+         progress=None):
     flash = os.path.join(workdir, "flash")
     prepare_flash(flash, s["config"])
     edges, logical = scn.edges(s, sigs)
@@ -218,7 +221,10 @@ def _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading=Fals
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if line.startswith("{"):
                 try:
-                    res.events.append(json.loads(line))
+                    ev = json.loads(line)
+                    res.events.append(ev)
+                    if progress is not None and "t" in ev:
+                        progress(ev["t"] / 1000.0)
                     continue
                 except ValueError:
                     pass
