@@ -31,7 +31,6 @@ import shutil
 import signal
 import sys
 import termios
-import time
 import tty
 
 from .. import FIRMWARE_DIR

@@ -77,11 +77,11 @@ def print_summary(s, res, sm, out=sys.stdout):
     lat = sm["latency_us"]
     print(f"  frames: {sm['frames']}", file=out)
     if lat:
-        print(f"  press-to-exposure: " + ", ".join(f"{x:.1f} us" for x in lat), file=out)
+        print("  press-to-exposure: " + ", ".join(f"{x:.1f} us" for x in lat), file=out)
     if sm["focus_ms"]:
-        print(f"  focus acquisition: " + ", ".join(f"{x:.1f} ms" for x in sm["focus_ms"]), file=out)
+        print("  focus acquisition: " + ", ".join(f"{x:.1f} ms" for x in sm["focus_ms"]), file=out)
     if sm["errors"]:
-        print(f"  lens error at exposure: " + ", ".join(f"{x:+.1f}" for x in sm["errors"]) + " steps", file=out)
+        print("  lens error at exposure: " + ", ".join(f"{x:+.1f}" for x in sm["errors"]) + " steps", file=out)
     for e in sm["af_errors"]:
         print(f"  AF error at {e['t'] / 1000:.1f} ms: {e.get('why')}", file=out)
     for e in sm["refused"]:

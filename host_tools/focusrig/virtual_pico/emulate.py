@@ -33,7 +33,6 @@ import random
 import select
 import signal
 import subprocess
-import sys
 import tempfile
 import termios
 import time
