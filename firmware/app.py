@@ -52,7 +52,6 @@ class App:
         self.cfg, note = config.load()
         self.boot_note = note
         self.save_pending = False
-        self.input_wait = -1
         self._ticker_task = None
         self._tick_due = time.ticks_ms()
         self.freq = machine.freq()
@@ -126,7 +125,6 @@ class App:
         for t, idx, st in self.inputs.events():
             self._input(t, idx, st)
         w = self.inputs.settle(now)
-        self.input_wait = w
         for t, idx, st in self.inputs.events():
             self._input(t, idx, st)
         if self.lidar.poll():
