@@ -22,6 +22,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOG_DIR = os.path.join(REPO, "build", "test-logs")
 
 
+try:
+    from hypothesis import settings as _hyp_settings
+    # CI: the same examples on every run (a fresh random draw cannot turn CI red);
+    # locally each run explores new ones
+    _hyp_settings.register_profile("ci", derandomize=True, deadline=None)
+    if os.environ.get("CI"):
+        _hyp_settings.load_profile("ci")
+except ImportError:
+    pass
+
+
 def pytest_addoption(parser):
     g = parser.getgroup("focusrig")
     g.addoption("--target", choices=("emu", "hil"), default="emu",

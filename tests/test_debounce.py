@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 from vpico import run
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6), bounce=st.floats(0, 10), gap=st.floats(15, 60),
        hold=st.floats(15, 80), debounce=st.sampled_from([5, 10, 20]),
        inp=st.sampled_from(["af_on", "shutter_half", "jog_far"]))
