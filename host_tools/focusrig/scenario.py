@@ -22,7 +22,7 @@ from . import FIRMWARE_DIR
 INPUTS = ("af_on", "shutter_half", "shutter_full", "jog_near", "jog_far")
 TOP_KEYS = ("duration_ms", "config", "subject_mm", "presses", "seed", "serial", "lens",
             "lidar", "ticks_start_us", "irq_latency_us", "irq_jitter_us", "name",
-            "description", "expect")
+            "description", "title", "comment", "notes", "expect")
 PRESS_KEYS = ("input", "at_ms", "hold_ms", "bounce_ms")
 LENS_KEYS = ("start_pos", "home_pos", "driver")
 LIDAR_KEYS = ("rate_hz", "noise_cm", "first_ms", "amp", "cm_only")
