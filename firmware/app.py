@@ -26,12 +26,10 @@ import version
 import commands
 import features
 
-S1 = 0
-S2 = 1
-AFON = 2
-JOG_NEAR = 3
-JOG_FAR = 4
-HOME = 5
+S1 = pins.IN_SHUTTER_HALF
+S2 = pins.IN_SHUTTER_FULL
+AFON = pins.IN_AF_ON
+HOME = pins.IN_HOME
 
 
 def driver_timing(cfg, freq):
@@ -72,9 +70,7 @@ class App:
                                         self.cal, self.out)
         self.flag = asyncio.ThreadSafeFlag()
         in_pins = [Pin(g, Pin.IN, Pin.PULL_UP) for g in pins.INPUT_GPIOS]
-        actives = (pins.ACTIVE_SHUTTER_HALF, pins.ACTIVE_SHUTTER_FULL, pins.ACTIVE_AF_ON,
-                   pins.ACTIVE_JOG_NEAR, pins.ACTIVE_JOG_FAR, pins.ACTIVE_HOME)
-        self.inputs = inputs.Inputs(pins.INPUT_NAMES, in_pins, actives,
+        self.inputs = inputs.Inputs(pins.INPUT_NAMES, in_pins, pins.INPUT_ACTIVES,
                                     self.cfg["debounce_ms"], self.cfg["glitch_us"], self.flag,
                                     switches=(HOME,))
         self._hook = self._isr_hook          # bound once (a hard IRQ must not allocate)

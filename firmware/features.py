@@ -17,20 +17,19 @@ Buttons (optional, see hardware/pinmap.json):
 import time
 
 from waits import earliest
-from stacking import Stack
-from homing import Homing
+import pins
+from stacking import Stack, JOB as STACK
+from homing import Homing, JOB as HOME
 
 # job ids
 IDLE = 0
 PULL = 1
-STACK = 2
-HOME = 3
-JOB_NAMES = ("idle", "pull", "stack", "home")
+JOB_NAMES = ("idle", "pull", "stack", "home")     # indexed by job id
 
-JOG_NEAR = 3
-JOG_FAR = 4
+JOG_NEAR = pins.IN_JOG_NEAR
+JOG_FAR = pins.IN_JOG_FAR
 CHORD_US = 40000        # the second jog button within this long makes a two-button chord
-HOME_IN = 5
+HOME_IN = pins.IN_HOME
 MARKS = ("A", "B", "C", "D")
 
 
@@ -69,16 +68,20 @@ class Features:
             return "focus stack in progress"
         return None
 
+    def end_job(self):
+        """A job is over (done, failed or aborted): the camera is the photographer's again."""
+        self.job = IDLE
+        self.app.focus.blocked = False
+        self.app.focus.update_armed()
+
     def abort(self, why):
         if self.job == IDLE:
             return
         job = self.job
-        self.job = IDLE
+        self.end_job()
         self.motion.limit_speed(0)
         if self.motion.busy():
             self.motion.stop()
-        self.app.focus.blocked = False
-        self.app.focus.update_armed()
         self.out.event(JOB_NAMES[job] + "_aborted", why=why, pos=self.motion.pos_now())
 
     # ---- buttons -------------------------------------------------------------------------
@@ -184,7 +187,7 @@ class Features:
             m.move_to(self.pull_to, "pull")                          # land exactly
             return 2
         if not m.busy():
-            self.job = IDLE
+            self.end_job()
             self.phase = 0
             self.out.event("pull_done", pos=m.pos_now(), ms=el)
             return -1

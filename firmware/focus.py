@@ -85,7 +85,6 @@ class FocusMachine:
         # shutter
         self.s2_held = False
         self.pending_fire = False
-        self.pending_t = 0
         self.burst_t0 = 0            # ticks_us of the burst's first frame
         self.burst_due = 0           # us after burst_t0 of the next frame
         self.burst_on = False
@@ -266,7 +265,6 @@ class FocusMachine:
             self._fire(t, "press")
         elif self.cfg["priority"] == "focus" and self.af_running():
             self.pending_fire = True
-            self.pending_t = t
             self.out.event("shot_pending", t, why="waiting_for_focus")
         else:
             self.out.event("shot_refused", t, why="not_focused")

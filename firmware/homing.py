@@ -8,9 +8,9 @@ once and locks motion out until `clear`. Runs as a job of features.Features.
 
 import time
 
-JOB_IDLE = 0
-JOB_HOME = 3
-HOME_IN = 5
+from pins import IN_HOME as HOME_IN
+
+JOB = 3                 # this job's id in features.Features
 
 
 class Homing:
@@ -18,16 +18,14 @@ class Homing:
         self.f = features
         self.phase = 0
         self.t0 = 0
-        self.found = False
 
     def home(self):
         f = self.f
-        if f.job != JOB_IDLE:
+        if f.busy():
             raise ValueError("busy: " + f.job_name())
         m = f.motion
         m.fault = None
-        f.job = JOB_HOME
-        self.found = False
+        f.job = JOB
         self.t0 = time.ticks_us()
         f.out.event("home_start")
         if f.app.inputs.pressed(HOME_IN):
@@ -53,15 +51,14 @@ class Homing:
         """The home switch closed: part of homing, or a limit hit."""
         f = self.f
         m = f.motion
-        if f.job == JOB_HOME and self.phase in (1, 3):
+        if f.job == JOB and self.phase in (1, 3):
             m.halt()
             if self.phase == 1:
                 self._phase(2)
             else:
-                self.found = True
-                self.phase = 4
+                self.phase = 4                     # found: zero is set once at rest
             return
-        if f.job == JOB_HOME:
+        if f.job == JOB:
             return
         # a limit hit outside homing: stop now, refuse motion until cleared
         was = m.busy()
@@ -90,15 +87,15 @@ class Homing:
         elif self.phase == 4:
             m.limit_speed(0)
             m.set_position(0)
-            f.job = JOB_IDLE
+            f.end_job()
             self.phase = 0
             f.out.event("home_done", pos=0, ms=time.ticks_diff(now, self.t0) / 1000)
-        return -1 if f.job == JOB_IDLE else 2
+        return 2 if f.busy() else -1
 
     def _fail(self, why):
         f = self.f
         f.motion.limit_speed(0)
         f.motion.stop()
-        f.job = JOB_IDLE
+        f.end_job()
         self.phase = 0
         f.out.event("home_error", why=why)

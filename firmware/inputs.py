@@ -30,13 +30,11 @@ def _no_hook(idx, state, t):
 
 
 class _Line:
-    """One input's interrupt handler; knows its index and electrical polarity."""
+    """One input's interrupt handler: hands (index, time, edge flags) to the owner."""
 
-    def __init__(self, owner, idx, pin, active):
+    def __init__(self, owner, idx, pin):
         self.owner = owner
         self.idx = idx
-        self.pin = pin
-        self.active = active
         self.cb = self.isr          # bound once: creating it in the IRQ would allocate
         pin.irq(self.cb, machine.Pin.IRQ_FALLING | machine.Pin.IRQ_RISING, hard=True)
 
@@ -72,7 +70,7 @@ class Inputs:
             # end stop) is simply in its state
             self.held_at_boot[i] = pressed if i not in switches else 0
         for i in range(n):
-            self.lines.append(_Line(self, i, pins[i], actives[i]))
+            self.lines.append(_Line(self, i, pins[i]))
 
     def configure(self, debounce_ms, glitch_us):
         self.debounce_us = debounce_ms * 1000

@@ -40,5 +40,12 @@ LIDAR_RX = const(1)
 LIDAR_BAUD = const(115200)
 
 # every input, in the order the input handler numbers them
+IN_SHUTTER_HALF = const(0)
+IN_SHUTTER_FULL = const(1)
+IN_AF_ON = const(2)
+IN_JOG_NEAR = const(3)
+IN_JOG_FAR = const(4)
+IN_HOME = const(5)
 INPUT_NAMES = ('shutter_half', 'shutter_full', 'af_on', 'jog_near', 'jog_far', 'home',)
 INPUT_GPIOS = (2, 3, 4, 5, 6, 7,)
+INPUT_ACTIVES = (0, 0, 0, 0, 0, 0,)

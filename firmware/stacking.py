@@ -6,8 +6,7 @@ features.Features, which aborts it on any button press.
 
 import time
 
-JOB_IDLE = 0
-JOB_STACK = 2
+JOB = 2                 # this job's id in features.Features
 
 
 class Stack:
@@ -41,7 +40,7 @@ class Stack:
         self.i = 0
         self.shot = 0
         self.start_pos = f.motion.pos_now()
-        f.job = JOB_STACK
+        f.job = JOB
         self.phase = 0
         f.app.focus.blocked = True
         f.app.focus.update_armed()
@@ -93,9 +92,7 @@ class Stack:
         if self.phase == 3:
             if m.busy():
                 return 2
-            f.job = JOB_IDLE
             self.phase = 0
-            f.app.focus.blocked = False
-            f.app.focus.update_armed()
+            f.end_job()
             f.out.event("stack_done", positions=len(self.pos), pos=m.pos_now(now))
         return -1

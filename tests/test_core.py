@@ -170,11 +170,13 @@ def test_bouncy_presses_count_once(run_scenario, bounce):
     assert releases.count("af_on") == 1 and releases.count("shutter_full") == 2
     assert len(tr.rising("cam_shutter")) == 2
     assert len(res.ev("af_start")) == 1
-    # eager: the press counts at the first contact edge (IRQ latency only)
-    for e in res.ev("press"):
-        if e["input"] == "shutter_full":
-            assert (e["t"] / 1000) % 100 < 0.1 or True
-    assert all(res.stats["irq_alloc_errors"] == 0 for _ in [0])
+    # eager: each press counts at its first contact edge, plus the IRQ latency only, and
+    # the exposure follows within 0.1 ms despite the chatter
+    full = [e["t"] for e in res.ev("press") if e["input"] == "shutter_full"]
+    for t_us, at_ms in zip(full, (500, 900)):
+        assert 0 <= t_us - at_ms * 1000 <= 30, t_us
+    for t_ns, at_ms in zip(tr.rising("cam_shutter"), (500, 900)):
+        assert t_ns - at_ms * 1e6 <= 100e3
 
 
 def test_glitch_filter_ignores_short_spikes(run_scenario):

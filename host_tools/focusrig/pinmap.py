@@ -84,8 +84,12 @@ def render_pins_py(pm):
         lines.append(f"{up}_BAUD = const({u['baud']})")
     lines.append("")
     lines.append("# every input, in the order the input handler numbers them")
+    for i, n in enumerate(pm["inputs"]):
+        lines.append(f"IN_{n.upper()} = const({i})")
     lines.append("INPUT_NAMES = (" + ", ".join(repr(n) for n in pm["inputs"]) + ",)")
     lines.append("INPUT_GPIOS = (" + ", ".join(str(p["gpio"]) for p in pm["inputs"].values()) + ",)")
+    lines.append("INPUT_ACTIVES = (" + ", ".join("1" if p["active"] == "high" else "0"
+                                                 for p in pm["inputs"].values()) + ",)")
     lines.append("")
     return "\n".join(lines)
 
