@@ -10,16 +10,22 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 all: test
 
-$(STAMP): requirements.txt pyproject.toml
+# The venv: pinned Python packages, the focusrig command, and the virtual Pico's
+# interpreter (MicroPython v1.28.0's unix port with the RP2040's number model, built once
+# into ~/.cache/focusrig from the v1.28.0 source; needs gcc-multilib).
+$(STAMP): requirements.txt pyproject.toml tools/build_micropython.py $(wildcard host_tools/focusrig/virtual_pico/cmod/*)
+	@bash tools/install_system_deps.sh
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
 	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps -e .
+	$(VENV)/bin/python tools/build_micropython.py --link $(VENV)/bin
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-# Debian tools used by some checks (graphviz for wireviz, sigrok-cli, chromium).
-# Best effort: tests that need a missing tool skip with a message.
+# Debian packages: gcc-multilib (the interpreter's 32-bit build) is required; graphviz
+# (WireViz diagrams), sigrok-cli and chromium are best effort (tests that need a missing
+# tool skip with a message).
 system-deps:
 	@bash tools/install_system_deps.sh
 
@@ -62,3 +68,14 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# The rp2040 target's Node side (docs/targets.md): rp2040js from npm, exactly as pinned
+# in the lockfile; reinstalled when the lockfile is newer than the installed tree.
+RP2040_JS := host_tools/focusrig/rp2040/js
+.PHONY: rp2040-deps
+rp2040-deps: $(RP2040_JS)/node_modules/.package-lock.json
+
+$(RP2040_JS)/node_modules/.package-lock.json: $(RP2040_JS)/package.json $(RP2040_JS)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: apt-get install npm nodejs"; exit 2; }
+	npm ci --prefix $(RP2040_JS) --no-audit --no-fund
+	@touch $@

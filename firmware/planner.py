@@ -7,8 +7,14 @@ The planner's state is either *at rest* on an integer position, or *at a crossin
 half-integer, the next step is due now) moving at speed v. From that state it plans the
 time-optimal trapezoid (move), a feedback law (track) or a brake (stop), then emits one
 segment: n steps at a constant period, lasting until the next crossing. Everything is
-re-planned from exact integer/half-integer positions at every segment, so floats never
-accumulate error (the RP2040 port uses single-precision floats).
+re-planned from exact integer positions at every segment (the distance to go is an
+integer difference, never a float position), so position errors never accumulate.
+
+Float32. The RP2040 port computes in single precision (7 digits): the speed carried from
+segment to segment drifts by a few parts in 10^5, so "can the lens still stop before the
+target" is decided with a relative tolerance (SNAP): a brake that overshoots the target
+by less than that ends exactly on it with a deceleration at most SNAP above `accel`,
+instead of planning a turnaround (which, with exact comparisons, never ended a move).
 
 Reversal. If the plan brakes to zero before the next crossing, the segment ends at the
 turnaround and a DIR segment brings the lens back to the same crossing moving the other
@@ -34,6 +40,8 @@ MODE_TRACK = 2
 MAX_N = 256
 TRACK_STILL_V = 100.0       # steps/s: a target slower than this counts as still
 TRACK_RESTART = 1.5         # steps: a resting lens follows a still target this far off
+SNAP = 0.002                # relative: braking distance within this of the target lands on it
+SNAP_STEPS = 0.01           # absolute part of the same tolerance (steps)
 
 
 class Planner:
@@ -59,6 +67,7 @@ class Planner:
         self._sc_t = 0.0            # time along it at the current crossing
         self._sc_start = 0
         self._sc_target = 0
+        self._sc_d = 0              # its length in whole steps
 
     def set_limits(self, max_speed, accel, jerk=0.0):
         self.vmax = float(max_speed)
@@ -84,9 +93,9 @@ class Planner:
         if self.at_rest:
             self.mode = MODE_IDLE
             return
-        x = self.pos + 0.5 * self.s + self.s * self.v * self.v / (2 * self.a)
+        ahead = 0.5 + self.v * self.v / (2 * self.a)     # from the crossing's step, >= 0.5
         self.mode = MODE_MOVE
-        self.target = _ceil(x) if self.s > 0 else _floor(x)
+        self.target = self.pos + self.s * _ceil(ahead - SNAP_STEPS)
         self._brake = True          # never speed up to reach that whole step
 
     def idle(self):
@@ -108,16 +117,18 @@ class Planner:
         phases (acc, length) in self._ph. Brake-to-turnaround when d <= 0 or too close."""
         a, vm = self.a, self.vmax
         ph = self._ph
-        b = u * u / (2 * a)
+        b = u * u / (2 * a)                 # braking distance at accel
         ph[0] = ph[1] = ph[2] = ph[3] = ph[4] = ph[5] = 0.0
-        if self._brake and d > 1e-9 and b <= d + 1e-6:
-            # stopping: one constant deceleration (<= accel) that ends on the target
-            ph[4] = -(u * u) / (2 * d)
-            ph[5] = d
-            return
-        if d <= 1e-9 or b > d + 1e-6:
+        slack = d * SNAP + SNAP_STEPS       # float32 drift of b against d
+        if d <= 0 or b > d + slack:
             ph[0] = -a
             ph[1] = b                       # brake to zero: turnaround
+            return
+        if self._brake or b >= d - slack:
+            # stopping, or at the braking point: one constant deceleration (at most
+            # accel * (1 + SNAP)) that ends exactly on the target
+            ph[4] = -(u * u) / (2 * d)
+            ph[5] = d
             return
         up2 = (u * u + 2 * a * d) / 2       # peak speed squared of accel-then-brake
         if up2 <= vm * vm:
@@ -141,8 +152,9 @@ class Planner:
 
     def _plan_track(self, u):
         a, s = self.a, self.s
-        x = self.pos + 0.5 * s if not self.at_rest else float(self.pos)
-        e = self.tgt_x - x
+        e = self.tgt_x - self.pos            # from the crossing, or the rest position
+        if not self.at_rest:
+            e -= 0.5 * s
         ae = e if e >= 0 else -e
         lin = self.track_gain * ae
         corr = sqrt(a * ae)                  # fastest speed that can still stop on target
@@ -208,12 +220,14 @@ class Planner:
                 return self._sc_segment(sc)
             self._sc = None      # retargeted: blend on with the acceleration-limited law
         u, s = self.v, self.s
-        x = self.pos + 0.5 * s               # the crossing we are at (exact half-integer)
+        # at the crossing pos + s/2; distances from it in integer arithmetic first, so a
+        # position beyond 2**23 (float32's last half-step) keeps its half step
+        togo = (self.target - self.pos) * s  # whole steps from pos to the target
         if self.mode == MODE_MOVE:
-            rem = (self.target - x) * s      # +-0.5, 1.5, ... steps to the target
+            rem = togo - 0.5                 # 0.5, 1.5, ... (or <= -0.5: behind us)
             self._plan_move(u, rem)
         elif self.mode == MODE_TRACK:
-            e = self.tgt_x - x
+            e = (self.tgt_x - self.pos) - 0.5 * s
             if (-TRACK_STILL_V < self.tgt_v < TRACK_STILL_V and -TRACK_RESTART <= e <= TRACK_RESTART
                     and u * u < 2 * self.a):
                 # the target is (nearly) still and the lens is on it: settle onto the
@@ -229,12 +243,11 @@ class Planner:
             rem = -1.0
             self._plan_move(u, 0.0)         # no goal: brake
         ph = self._ph
-        if ph[0] < 0 and ph[2] == 0 and ph[3] == 0 and ph[5] == 0 and ph[1] < 1.0 - 1e-9:
-            if not (self.mode == MODE_MOVE and rem > 0 and abs(ph[1] - rem) < 1e-6):
-                return self._turn(-ph[0])
+        if ph[0] < 0 and ph[2] == 0 and ph[3] == 0 and ph[5] == 0 and ph[1] < 1.0:
+            return self._turn(-ph[0])        # stops before the next crossing
         n = self._choose_n()
-        if self.mode == MODE_MOVE and rem > 0 and ph[1] + ph[3] + ph[5] >= rem - 1e-6:
-            left = int(rem + 0.5 + 1e-6)     # steps left including this one
+        if self.mode == MODE_MOVE and rem > 0 and ph[0] >= 0:
+            left = togo                      # steps left including this one
             if n >= left:
                 t, _ = self._walk(u, rem)
                 self.pos += left * s
@@ -282,6 +295,7 @@ class Planner:
     def _sc_begin(self, d, s):
         sc = SCurve(d, self.vmax, self.a, self.jerk)
         self._sc = sc
+        self._sc_d = d
         self._sc_target = self.target
         self._sc_start = self.pos
         t = sc.time_at(0.5)
@@ -293,10 +307,12 @@ class Planner:
 
     def _sc_segment(self, sc):
         s = self.s
-        x = (self.pos - self._sc_start) * s + 0.5      # the crossing we are at
-        left = int(sc.d + 0.5 - x + 1e-6)              # steps left, this one included
-        n = self._n_for(self.v, sc.alim)
+        done = (self.pos - self._sc_start) * s          # whole steps taken (integers)
+        x = done + 0.5                                  # the crossing we are at
+        left = self._sc_d - done                        # steps left, this one included
         t0 = self._sc_t
+        cruise = sc.ta <= t0 and t0 + self.chunk_s <= sc.ta + sc.tv
+        n = self._n_for(self.v, 0.0 if cruise else sc.alim)
         if n >= left:
             self.pos += left * s
             self.v = 0.0

@@ -87,10 +87,10 @@ class SCurve:
             return hi
         for _ in range(48):
             mid = (lo + hi) / 2
+            if mid <= lo or mid >= hi:
+                break           # as fine as the float type goes (float32 on a Pico)
             if self.x(mid) < p:
                 lo = mid
             else:
                 hi = mid
-            if hi - lo < 1e-9:
-                break
         return (lo + hi) / 2

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Best-effort install of the Debian tools some checks use:
-#   graphviz (dot, for the WireViz diagrams), sigrok-cli (logic-analyser captures), chromium.
+#   gcc-multilib (the virtual Pico interpreter's 32-bit build: required), graphviz (dot, for
+#   the WireViz diagrams), sigrok-cli (logic-analyser captures), chromium.
 # Called by `make test` / `make system-deps`. Never fails the build: tests that need a
 # missing tool skip with a message. Fast when everything is present (dpkg-query only).
 set -u
-PKGS="${FOCUSRIG_SYSTEM_PKGS:-graphviz sigrok-cli chromium}"
+PKGS="${FOCUSRIG_SYSTEM_PKGS:-gcc-multilib graphviz sigrok-cli chromium}"
 
 missing=""
 for p in $PKGS; do

@@ -181,9 +181,7 @@ def run_jig_virtual(lines, capture_edges, end_ms, start_at_ms=20, workdir=None, 
             "serial": [[1000000, ln] for ln in lines[:-1]] + [[int(start_at_ms * 1e6), lines[-1]]],
             "trace": trace_path, "stats": stats_path, "flash": flash,
         }
-        setup_path = os.path.join(workdir, "setup.json")
-        with open(setup_path, "w") as f:
-            json.dump(setup, f)
+        setup_path = runner.write_setup(setup, workdir)
         env = dict(os.environ)
         env["MICROPYPATH"] = ".frozen:" + flash
         cmd = runner.micropython_cmd() + ["-X", "heapsize=" + runner.HEAP,

@@ -1,12 +1,15 @@
 """Run a timing scenario and write its trace.
 
 Emulated (default): the unmodified firmware runs on the virtual Pico on virtual time.
+With --target rp2040: the official MicroPython v1.28.0 UF2 on an emulated RP2040
+(rp2040js, see docs/targets.md), same trace, VCD and log.
 Hardware-in-the-loop: with --port and --jig, the test-jig Pico plays the presses onto a
 real rig and captures its outputs.
 
 examples:
   focusrig run scenarios/portrait.json --vcd portrait.vcd --log portrait.jsonl
   focusrig run my.json --vcd out.vcd --summary
+  focusrig run scenarios/portrait.json --target rp2040 --vcd rp.vcd --log rp.jsonl
   focusrig run my.json --port /dev/ttyACM0 --jig /dev/ttyACM1 --vcd hil.vcd
 """
 
@@ -26,6 +29,9 @@ def add_arguments(p):
     p.add_argument("--summary", action="store_true", help="print latency / focus / error figures")
     p.add_argument("--port", help="hardware-in-the-loop: the rig's serial port")
     p.add_argument("--jig", help="hardware-in-the-loop: the test jig's serial port")
+    p.add_argument("--target", choices=("vpico", "rp2040"), default="vpico",
+                   help="emulated target: the virtual Pico (default) or the official "
+                        "MicroPython UF2 on an emulated RP2040 (docs/targets.md)")
 
 
 def run(args):
@@ -35,6 +41,17 @@ def run(args):
             raise UserError("hardware-in-the-loop needs both --port (the rig) and --jig (the test jig)")
         from ..hil import run_hil
         res, tr = run_hil(s, args.port, args.jig)
+    elif args.target == "rp2040":
+        from ..rp2040 import Rp2040Error
+        from ..rp2040 import runner as rp_runner
+        try:
+            res = rp_runner.run(s, progress=_progress_printer(s["duration_ms"]))
+        except Rp2040Error as e:
+            raise UserError(str(e)) from None
+        finally:
+            if sys.stderr.isatty():
+                sys.stderr.write("\r" + " " * 60 + "\r")
+        tr = trace_mod.from_run(res)
     else:
         from ..virtual_pico import runner
         res = runner.run(s, progress=_progress_printer(s["duration_ms"]))

@@ -40,14 +40,14 @@ import tty
 
 from .. import pinmap as pinmap_mod
 from .. import scenario as scn
-from .runner import BOARD_DIR, DRIVER_MODELS, VirtualPicoError, micropython_cmd
+from .runner import BOARD_DIR, DRIVER_MODELS, HEAP as runner_HEAP, VirtualPicoError, micropython_cmd, write_setup
 
 EXIT_HARD_RESET = 99          # _vp_boot: machine.reset()
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 RAW_BANNER = b"raw REPL; CTRL-B to exit"
 FRIENDLY_BANNER = b'Type "help()" for more information.'
 INPUTS = scn.INPUTS
-HEAP = "1M"
+HEAP = runner_HEAP
 
 
 def default_flash_dir():
@@ -204,9 +204,7 @@ class Emulator:
             os.unlink(self._ready_path)
         except OSError:
             pass
-        setup_path = os.path.join(self.work, "setup.json")
-        with open(setup_path, "w") as f:
-            json.dump(self._setup(run), f)
+        setup_path = write_setup(self._setup(run), self.work)
         mfd, sfd = pty.openpty()
         _board_termios(sfd)
         env = dict(os.environ)

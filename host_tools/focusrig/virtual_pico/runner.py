@@ -25,7 +25,9 @@ BOARD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "board")
 TRACE_REC = struct.Struct("<qHi")
 SIG_LENS_POS = 64
 SIG_DRIVER_FAULT = 67
-HEAP = "1M"            # the sim shares the heap; firmware use is measured separately
+# The interpreter's heap: the board model's share plus a Pico's. The board leaves the
+# firmware exactly a Pico's free heap (board/_vp_boot.py _size_heap_as_pico, board/gc.py).
+HEAP = "512K"
 
 # driver models for the simulated lens: datasheet minimums (not the firmware's presets)
 DRIVER_MODELS = {
@@ -105,6 +107,25 @@ def board_pins():
     return pinmap_mod.signals(pm), pm
 
 
+EDGE_REC = struct.Struct("<qBB")     # board/_vp_devices.py EDGE_REC: t_ns, gpio, level
+
+
+def write_setup(setup, workdir, name="setup.json"):
+    """Write the board setup: the contact edges go to their own binary file, which the
+    board streams (a stimulus of any length costs it a fixed buffer); returns the path."""
+    setup = dict(setup)
+    edges = sorted(setup.pop("edges", []))
+    epath = os.path.join(workdir, name.rsplit(".", 1)[0] + "-edges.bin")
+    with open(epath, "wb") as f:
+        for t, gpio, level in edges:
+            f.write(EDGE_REC.pack(int(t), int(gpio), int(level)))
+    setup["edges_file"] = epath
+    path = os.path.join(workdir, name)
+    with open(path, "w") as f:
+        json.dump(setup, f)
+    return path
+
+
 class Result:
     """What one run produced."""
 
@@ -173,9 +194,7 @@ def _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading=Fals
     }
     if extra_setup:
         setup.update(extra_setup)
-    setup_path = os.path.join(workdir, "setup.json")
-    with open(setup_path, "w") as f:
-        json.dump(setup, f)
+    setup_path = write_setup(setup, workdir)
     env = dict(os.environ)
     env["MICROPYPATH"] = ".frozen:" + flash
     cmd = micropython_cmd() + ["-X", "heapsize=" + heap, os.path.join(BOARD_DIR, "_vp_boot.py"), setup_path]

@@ -86,11 +86,11 @@ class Board:
         K.us_start = setup.get("ticks_start_us", 0) & ((1 << 30) - 1)
         # asyncio's C half stamps some tasks (create_task, Event.set, cancel) with the
         # *real* ticks_ms and compares keys with it. With the virtual ms clock 2**28 ms
-        # (3 days) ahead of the real one, such tasks always look due now (the same order
-        # on every run) and virtual sleeps always look future to the C code. The extra
-        # 2**30 keeps ticks_ms above 2**30 (unwrapped, see time.ticks_add).
+        # (3 days) ahead of the real one on the 2**30 circle, such tasks always look due
+        # now (the same order on every run) and virtual sleeps always look future to the
+        # C code.
         import time as _t
-        K.ms_start = _t._real_ticks_ms() + (1 << 30) + (1 << 28)
+        K.ms_start = (_t._real_ticks_ms() + (1 << 28)) & ((1 << 30) - 1)
         end_ms = setup.get("end_ms", -1)
         K.end_ns = int(end_ms * 1000000) if end_ms >= 0 else -1
         self.trace = None
@@ -101,7 +101,7 @@ class Board:
         for name, (gpio, active) in self.pins.items():
             if name in setup.get("inputs", ()):
                 K.gpio_ext[gpio] = 1 - active
-        self.contacts = dev.Contacts(setup.get("edges", []))
+        self.contacts = dev.Contacts(setup.get("edges_file"))
         self.subject = dev.Subject(setup.get("subject", [[0, 0]]))
         lid = setup.get("lidar", {})
         self.lidar = dev.TFLuna(self.subject, lid.get("rate_hz", 100), lid.get("first_ms", 3),
@@ -137,6 +137,8 @@ class Board:
             "shortest_setup_ns": self.lens.shortest_setup_ns,
             "lidar_frames": self.lidar.frames,
             "sim_mem_alloc": K.sim_mem,
+            "heap_reserved": K.heap_reserved,
+            "firmware_mem_alloc": _firmware_heap(),
             "alloc_probe": K.probe_result,
             "trace_dropped": self.trace.dropped if self.trace else 0,
         }
@@ -206,6 +208,34 @@ def _probe_end(_):
     fw = total - K.sim_alloc
     K.probe_result = {"seconds": secs, "total_bytes": total, "sim_bytes": K.sim_alloc,
                       "firmware_bytes": fw, "firmware_bytes_per_s": fw / secs if secs else 0}
+
+
+PICO_FREE_AT_REPL = 241696     # gc.mem_free() at a bare REPL, official v1.28.0 RPI_PICO
+BOARD_WORK = 4096              # the board's own working room (within 2 % of a Pico's heap)
+_RESERVED = None
+
+
+def _size_heap_as_pico(setup):
+    """Leave the firmware the heap a Pico has: measure the board's share, then take what
+    is beyond PICO_FREE_AT_REPL (+ the board's working room) in one block. The
+    firmware's gc.mem_free() then reads as on a Pico; its gc.mem_alloc() includes the
+    board's share (K.sim_mem) and the block (K.heap_reserved)."""
+    global _RESERVED
+    gc.collect()
+    K.sim_mem = gc.mem_alloc()
+    spare = gc.mem_free() - setup.get("pico_free", PICO_FREE_AT_REPL) - BOARD_WORK
+    if spare > 16:
+        _RESERVED = bytearray(spare)
+        gc.collect()
+        K.heap_reserved = gc.mem_alloc() - K.sim_mem
+
+
+def _firmware_heap():
+    """The firmware's live heap now: gc.mem_alloc() after a collect, less the board's
+    share and the reserved block (a built-in gc cannot be shadowed, so the firmware's own
+    gc.mem_alloc() includes them; hosts subtract stats' sim_mem_alloc + heap_reserved)."""
+    gc.collect()
+    return gc.mem_alloc() - K.sim_mem - K.heap_reserved
 
 
 def _warm_up_assembler():
@@ -345,8 +375,7 @@ def main():
     import rp2  # noqa: F401
     import asyncio  # noqa: F401  (frozen on the board)
     rp2.asm_pio()(_warm_up_assembler)   # the assembler's own tables are board memory too
-    gc.collect()
-    K.sim_mem = gc.mem_alloc()
+    _size_heap_as_pico(setup)
     if setup.get("ready"):
         # the emulator holds input until here: a Ctrl-C before this point would hit the
         # interpreter's start-up instead of boot.py / main.py

@@ -11,6 +11,10 @@ TRACE_REC = "<qHi"          # t_ns, signal, value
 TRACE_REC_SIZE = 14
 
 
+EDGE_REC = "<qBB"          # contact edge: t_ns, gpio, level (written by the host's runner)
+EDGE_REC_SIZE = 10
+
+
 class TraceWriter:
     """Binary trace records into a preallocated buffer; flushed outside IRQs."""
 
@@ -43,29 +47,55 @@ class TraceWriter:
 
 
 class Contacts:
-    """Plays a schedule of input edges [[t_ns, gpio, level], ...] onto the input pins.
-    Edges at t = 0 are the levels at power-on (a button already held at boot)."""
+    """Plays a schedule of input edges onto the input pins, streamed from a file of
+    EDGE_REC records (t_ns, gpio, level) in time order, CHUNK records at a time: a long
+    stimulus (thousands of chattering presses) costs the board a fixed buffer, not the
+    firmware's heap. Edges at t = 0 are the levels at power-on (a button held at boot)."""
 
-    def __init__(self, edges):
-        self._edges = edges
-        self._i = 0
-        while self._i < len(edges) and edges[self._i][0] <= 0:
-            _, gpio, level = edges[self._i]
+    CHUNK = 64
+
+    def __init__(self, path):
+        self._f = open(path, "rb") if path else None
+        self._buf = bytearray(self.CHUNK * EDGE_REC_SIZE)
+        self._n = 0             # records in the buffer
+        self._i = 0             # next record in the buffer
+        self._fill()
+        while self._i < self._n and self._rec(self._i)[0] <= 0:
+            _, gpio, level = self._rec(self._i)
             K.gpio_ext[gpio] = level
             if K.trace_fn:
                 K.trace_fn(0, gpio, level)
-            self._i += 1
-        if self._i < len(edges):
-            K.at(edges[self._i][0], self._next)
+            self._advance()
+        self._schedule()
+
+    def _fill(self):
+        if self._f is None:
+            return
+        got = self._f.readinto(self._buf)
+        self._n = (got or 0) // EDGE_REC_SIZE
+        self._i = 0
+        if self._n == 0:
+            self._f.close()
+            self._f = None
+
+    def _rec(self, i):
+        return struct.unpack_from(EDGE_REC, self._buf, i * EDGE_REC_SIZE)
+
+    def _advance(self):
+        self._i += 1
+        if self._i >= self._n:
+            self._fill()
+
+    def _schedule(self):
+        if self._i < self._n:
+            K.at(self._rec(self._i)[0], self._next)
 
     def _next(self, _):
-        edges = self._edges
-        while self._i < len(edges) and edges[self._i][0] <= K.now:
-            _, gpio, level = edges[self._i]
+        while self._i < self._n and self._rec(self._i)[0] <= K.now:
+            _, gpio, level = self._rec(self._i)
             K.drive_input(gpio, level)
-            self._i += 1
-        if self._i < len(edges):
-            K.at(edges[self._i][0], self._next)
+            self._advance()
+        self._schedule()
 
 
 class Subject:

@@ -71,6 +71,7 @@ class Kernel:
         self.wake = False               # set when something the firmware may wait on happened
         self.trace_fn = None            # fn(t_ns, sig, value) or None
         self.in_irq = False
+        self.heap_locked = False        # a hard handler runs (see hw())
         self.irq_count = 0
         self.irq_alloc_errors = 0
         self.idle_hooks = []            # fn(kernel) called while idling (paced mode I/O)
@@ -80,7 +81,8 @@ class Kernel:
         self.watchdogs = []
         self.probing = False            # allocation probe window (see _vp_boot)
         self.sim_alloc = 0
-        self.sim_mem = 0
+        self.sim_mem = 0                # the board's own heap at power-on (see gc.py)
+        self.heap_reserved = 0          # the block that sizes the firmware's heap as a Pico's
         self.probe_result = None
 
     # ---- clock ------------------------------------------------------------------------
@@ -96,9 +98,28 @@ class Kernel:
         return (self.us_start + self.now // NS_PER_US) & MASK30
 
     def ticks_ms(self):
-        # Not wrapped, and always above the real ticks_ms: asyncio's C code (Task.cancel)
-        # compares task keys with the real clock; ticks_diff stays correct (modular).
-        return self.ms_start + self.now // NS_PER_MS
+        # Wrapped at 2**30 like the board's; ms_start keeps it ahead of the real clock that
+        # asyncio's C half stamps some tasks with (see _vp_boot.Board).
+        return (self.ms_start + self.now // NS_PER_MS) & MASK30
+
+    # ---- board code called from a hard IRQ handler ------------------------------------
+    # On a Pico, ticks_us(), Pin.value() or sm.put() are C functions that allocate
+    # nothing. Here they are Python on 32-bit objects, and virtual nanoseconds are big
+    # ints: the board's own arithmetic must not count as the firmware's allocation. Board
+    # entry points the firmware may call in a hard IRQ bracket their work with
+    #     w = K.hw(); ...; K.hw_done(w)
+    # which lifts the heap lock for the board's code only.
+    def hw(self):
+        if self.heap_locked:
+            self.heap_locked = False
+            micropython.heap_unlock()
+            return True
+        return False
+
+    def hw_done(self, was_locked):
+        if was_locked:
+            micropython.heap_lock()
+            self.heap_locked = True
 
     # ---- events -----------------------------------------------------------------------
     def at(self, t_ns, fn, arg=None):
@@ -312,13 +333,16 @@ class Kernel:
         err = None
         if hard and micropython is not None:
             micropython.heap_lock()
+            self.heap_locked = True
             try:
                 handler(arg)
             except MemoryError:
                 err = 1
             except Exception as e:  # noqa: BLE001 - reported after unlock
                 err = e
-            micropython.heap_unlock()
+            if self.heap_locked:
+                self.heap_locked = False
+                micropython.heap_unlock()
         else:
             try:
                 handler(arg)

@@ -113,13 +113,17 @@ class Pin:
             K.gpio_pull[g] = 1 if pull == Pin.PULL_UP else (0 if pull == Pin.PULL_DOWN else None)
 
     def value(self, v=None):
+        w = K.hw()              # may run in a hard IRQ: the trace record is board work
         if v is None:
-            return K.level(self._id)
+            r = K.level(self._id)
+            K.hw_done(w)
+            return r
         v = 1 if v else 0
         if K.gpio_is_out.get(self._id):
             K.drive_output(self._id, v)
         else:
             K.gpio_out[self._id] = v
+        K.hw_done(w)
         return None
 
     def __call__(self, v=None):

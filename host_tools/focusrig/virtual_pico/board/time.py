@@ -22,32 +22,43 @@ from _vp_kernel import K  # noqa: E402
 _EPOCH_S = 1767225600  # 2026-01-01T00:00:00Z: the board's RTC after the host set it
 
 
-_PERIOD = 1 << 30
-_MASK = _PERIOD - 1
-_HALF = _PERIOD >> 1
+_MASK = (1 << 30) - 1     # 2**30 itself is not a small int on the board
+_HALF = 1 << 29
 
 
 def ticks_diff(a, b):
-    """Signed a - b on the 2**30 ticks circle (valid for |a - b| < 2**29)."""
-    return ((a - b + _HALF) & _MASK) - _HALF
+    """Signed a - b on the 2**30 ticks circle (valid for |a - b| < 2**29). Small-int
+    arithmetic only: it runs in hard IRQ handlers, where the board's C version cannot
+    allocate either."""
+    d = (a - b) & _MASK
+    if d >= _HALF:
+        d = d - _HALF - _HALF
+    return d
 
 
 def ticks_add(t, delta):
-    if t > _MASK:
-        return t + delta     # a ticks_ms value (kept unwrapped, see _vp_kernel.ticks_ms)
-    return (t + delta) & _MASK
+    w = K.hw()
+    r = (t + delta) & _MASK
+    K.hw_done(w)
+    return r
 
 
 def ticks_us():
-    return K.ticks_us()
+    w = K.hw()
+    r = K.ticks_us()
+    K.hw_done(w)
+    return r
 
 
 def ticks_ms():
-    return K.ticks_ms()
+    w = K.hw()
+    r = K.ticks_ms()
+    K.hw_done(w)
+    return r
 
 
 def ticks_cpu():
-    return K.ticks_us()
+    return ticks_us()
 
 
 def sleep_us(us):

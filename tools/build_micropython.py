@@ -1,0 +1,186 @@
+"""Build the virtual Pico's interpreter: MicroPython v1.28.0's unix port with the RP2040's
+number model (32-bit objects, 31-bit small ints, single-precision floats) and asyncio
+frozen as on the board. Built once into a cache and linked into the venv as
+`.venv/bin/micropython`; `make venv` runs this.
+
+Source, in this order (each checked by SHA-256):
+  1. $FOCUSRIG_MPY_SRC, or ../shared/micropython/micropython-1.28.0-unix-src.tar.gz
+     (the source trimmed to the unix port; what an offline machine has);
+  2. the official release tarball, downloaded once into the cache:
+     https://micropython.org/resources/source/micropython-1.28.0.tar.xz
+
+Cache: $FOCUSRIG_CACHE or ~/.cache/focusrig, one folder per build recipe (the recipe's
+hash is in the folder name, so changing this file or the project's C module rebuilds).
+
+Usage: python tools/build_micropython.py [--link DIR] [--print-path]
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VERSION = "1.28.0"
+SOURCES = {
+    # trimmed unix-port source (shared/micropython/README.md)
+    "micropython-1.28.0-unix-src.tar.gz":
+        "2f6bce77338dbbfbc740683e902728a5790456152cb7bb577ce8a29550e1720a",
+}
+OFFICIAL_URL = "https://micropython.org/resources/source/micropython-1.28.0.tar.xz"
+# SHA-256 of the official release tarball; set FOCUSRIG_MPY_TARBALL_SHA256 to override
+OFFICIAL_SHA256 = os.environ.get("FOCUSRIG_MPY_TARBALL_SHA256", "")
+MANIFEST = 'include("$(MPY_DIR)/extmod/asyncio")\n'       # frozen, as on the rp2 port
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "micropython")
+CMOD = os.path.join(ROOT, "host_tools", "focusrig", "virtual_pico", "cmod")
+
+# The RP2040's number model and the board's frozen asyncio (ports/rp2/mpconfigport.h sets
+# MICROPY_FLOAT_IMPL_FLOAT; its objects are 32-bit). FFI, btree and ssl are not on a Pico
+# and need 32-bit libraries Debian's gcc-multilib does not bring.
+MAKE_ARGS = [
+    "BUILD=build-rp2", "MICROPY_FORCE_32BIT=1", "MICROPY_PY_FFI=0", "MICROPY_PY_BTREE=0",
+    "MICROPY_PY_SSL=0",
+    "CFLAGS_EXTRA=-DMICROPY_FLOAT_IMPL=MICROPY_FLOAT_IMPL_FLOAT -DFOCUSRIG_VPICO=1",
+]
+
+
+def say(msg):
+    print("micropython: " + msg, flush=True)
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def recipe_hash():
+    """What the build depends on besides the source: the make arguments and our C module."""
+    h = hashlib.sha256(repr((VERSION, MAKE_ARGS, MANIFEST)).encode())
+    if os.path.isdir(CMOD):
+        for d, _, names in sorted(os.walk(CMOD)):
+            for n in sorted(names):
+                with open(os.path.join(d, n), "rb") as f:
+                    h.update(n.encode() + f.read())
+    return h.hexdigest()[:12]
+
+
+def cache_dir():
+    base = os.environ.get("FOCUSRIG_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "focusrig")
+    return os.path.join(base, "micropython-%s-rp2040num-%s" % (VERSION, recipe_hash()))
+
+
+def find_source(cache):
+    """A checked source tarball: the offline copy, else the official download."""
+    cands = []
+    if os.environ.get("FOCUSRIG_MPY_SRC"):
+        cands.append(os.environ["FOCUSRIG_MPY_SRC"])
+    cands.append(os.path.join(SHARED, "micropython-1.28.0-unix-src.tar.gz"))
+    for path in cands:
+        if os.path.exists(path):
+            want = SOURCES.get(os.path.basename(path))
+            got = sha256(path)
+            if want and got != want:
+                raise SystemExit("micropython: %s has SHA-256 %s, expected %s: the file is not "
+                                 "the MicroPython %s source; delete or replace it" % (path, got, want, VERSION))
+            return path
+    dl = os.path.join(os.path.dirname(cache), "micropython-%s.tar.xz" % VERSION)
+    if not os.path.exists(dl):
+        say("downloading " + OFFICIAL_URL)
+        tmp = dl + ".part"
+        try:
+            urllib.request.urlretrieve(OFFICIAL_URL, tmp)
+        except OSError as e:
+            raise SystemExit("micropython: no source here (%s) and the download failed (%s); "
+                             "put the v%s source tarball there or set FOCUSRIG_MPY_SRC"
+                             % (cands[-1], e, VERSION))
+        os.replace(tmp, dl)
+    got = sha256(dl)
+    if OFFICIAL_SHA256 and got != OFFICIAL_SHA256:
+        os.remove(dl)
+        raise SystemExit("micropython: %s has SHA-256 %s, expected %s (download damaged?)"
+                         % (dl, got, OFFICIAL_SHA256))
+    if not OFFICIAL_SHA256:
+        say("downloaded tarball SHA-256 %s (compare with micropython.org)" % got)
+    return dl
+
+
+def build(cache):
+    src = find_source(cache)
+    work = cache + ".build-%d" % os.getpid()
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    say("unpacking " + os.path.basename(src))
+    with tarfile.open(src) as t:
+        t.extractall(work, filter="data") if hasattr(tarfile, "data_filter") else t.extractall(work)
+    top = os.path.join(work, next(n for n in os.listdir(work) if n.startswith("micropython")))
+    manifest = os.path.join(work, "manifest.py")
+    with open(manifest, "w") as f:
+        f.write(MANIFEST)
+    jobs = "-j%d" % max(1, min(4, os.cpu_count() or 1))
+    log = os.path.join(work, "build.log")
+    say("building mpy-cross and the unix port (float32, 32-bit objects; about a minute)")
+    with open(log, "w") as lf:
+        steps = [
+            ["make", "-C", os.path.join(top, "mpy-cross"), jobs],
+            ["make", "-C", os.path.join(top, "ports", "unix"), jobs, "FROZEN_MANIFEST=" + manifest]
+            + MAKE_ARGS + (["USER_C_MODULES=" + CMOD] if os.path.isdir(CMOD) else []),
+        ]
+        for cmd in steps:
+            r = subprocess.run(cmd, stdout=lf, stderr=subprocess.STDOUT)
+            if r.returncode:
+                with open(log) as f:
+                    tail = f.read().splitlines()[-15:]
+                hint = ""
+                if any("bits/" in t or "gnu/stubs-32" in t or "-m32" in t for t in tail):
+                    hint = " (32-bit headers missing: apt-get install gcc-multilib)"
+                raise SystemExit("micropython: build failed%s; log %s:\n%s" % (hint, log, "\n".join(tail)))
+    os.makedirs(cache, exist_ok=True)
+    shutil.copy2(os.path.join(top, "ports", "unix", "build-rp2", "micropython"),
+                 os.path.join(cache, "micropython"))
+    shutil.copy2(os.path.join(top, "mpy-cross", "build", "mpy-cross"), os.path.join(cache, "mpy-cross"))
+    with open(os.path.join(cache, "SOURCE"), "w") as f:
+        f.write("%s sha256=%s\n" % (src, sha256(src)))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def check(exe):
+    # v1.28.0, float32 (1/3 prints 0.33333334), 32-bit objects: 2**30 - 1 is the largest
+    # small int, so 2**30 needs the heap (it raises under heap_lock)
+    probe = ("import sys, micropython\nn = 1 << 29\nm = big = 0\nmicropython.heap_lock()\ntry:\n m = n - 1 + n\n"
+             " big = n + n\nexcept MemoryError:\n big = 1\nmicropython.heap_unlock()\n"
+             "print(sys.implementation.version[:3], 1/3, m, big)")
+    r = subprocess.run([exe, "-c", probe], capture_output=True, text=True)
+    out = r.stdout.strip()
+    if r.returncode or out != "(1, 28, 0) 0.33333334 1073741823 1":
+        raise SystemExit("micropython: the built interpreter does not have the RP2040's number "
+                         "model (%r); delete %s and run make again" % (out or r.stderr, os.path.dirname(exe)))
+    return out
+
+
+def main(argv):
+    cache = cache_dir()
+    exe = os.path.join(cache, "micropython")
+    if not os.path.exists(exe):
+        build(cache)
+    check(exe)
+    if "--print-path" in argv:
+        print(exe)
+    if "--link" in argv:
+        d = argv[argv.index("--link") + 1]
+        for name in ("micropython",):
+            dst = os.path.join(d, name)
+            if os.path.islink(dst) or os.path.exists(dst):
+                os.remove(dst)
+            os.symlink(os.path.join(cache, name), dst)
+        say("%s -> %s" % (os.path.join(d, "micropython"), exe))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
