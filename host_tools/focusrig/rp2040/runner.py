@@ -120,6 +120,7 @@ def _run(node, s, workdir, timeout, progress, flash_image, keep_flash, correctio
                 progress(msg["t_ns"] / 1e6)
             elif k == "end":
                 end = msg
+                break
             if time.monotonic() > deadline:
                 proc.kill()
                 raise Rp2040Error(f"the emulated RP2040 did not finish within {timeout} s")
@@ -148,7 +149,7 @@ def _run(node, s, workdir, timeout, progress, flash_image, keep_flash, correctio
     res.usb_lines = usb
     res.stats = dict(lstats, t_ns=end["t_ns"], irq_alloc_errors=0, lidar_frames=end["lidar_frames"],
                      boot_origin_ns=end["origin_ns"], emulated_ns=end["emulated_ns"],
-                     instructions=end["instructions"], harness_wall_s=end["wall_s"],
+                     instructions=end["instructions"], instructions_run=end["instructions_run"], harness_wall_s=end["wall_s"],
                      flash_erased=end["flash"]["erased"], flash_programmed=end["flash"]["programmed"],
                      target="rp2040")
     if keep_flash:

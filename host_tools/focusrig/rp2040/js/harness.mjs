@@ -85,8 +85,10 @@ for (const [t, gpio, lv] of setup.edges) if (t <= 0) drive(gpio, lv, active[gpio
 for (const g of setup.trace_pins) record(g);
 
 let luna = null;
+let instructionsAtOrigin = 0;
 function start(t0) {
   origin = t0;
+  instructionsAtOrigin = instructions;
   unhookOrigin();
   out({ k: 'origin', t_ns: t0 });
   endNs = t0 + setup.end_ms * 1e6;
@@ -115,7 +117,7 @@ cdc.onSerialData = (buf) => {
   lineBuf += Buffer.from(buf).toString('latin1');
   let i;
   while ((i = lineBuf.indexOf('\n')) >= 0) {
-    out({ k: 'line', t: rel(clock.nanos), s: lineBuf.slice(0, i).replace(/\r$/, '') });
+    out({ k: 'line', t: Math.round(rel(clock.nanos)), s: lineBuf.slice(0, i).replace(/\r$/, '') });
     lineBuf = lineBuf.slice(i + 1);
   }
 };
@@ -184,7 +186,10 @@ if (setup.flash_out) {
 }
 if (lineBuf) out({ k: 'line', t: rel(clock.nanos), s: lineBuf });
 out({
-  pc: core.PC.toString(16), waiting: core.waiting, primask: core.PM, pend: core.pendingInterrupts.toString(16), en: core.enabledInterrupts?.toString(16), op: [-8,-6,-4,-2,0,2].map(d=>mcu.readUint16(core.PC+d).toString(16)), k: 'end', booted: origin >= 0, origin_ns: origin, t_ns: rel(clock.nanos),
+ k: 'end', booted: origin >= 0, origin_ns: origin, t_ns: rel(clock.nanos),
   emulated_ns: clock.nanos, wall_s: (Date.now() - wall0) / 1000, instructions,
+  instructions_run: instructions - instructionsAtOrigin,
   lidar_frames: luna ? luna.frames : 0, flash: flashHooks.stats, warnings,
 });
+// rp2040js's own timers (e.g. the uncorrected PIO's setTimeout chain) would keep Node alive
+process.exit(0);
