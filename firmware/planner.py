@@ -64,7 +64,6 @@ class Planner:
         self._ph = [0.0] * 6        # current plan: (acc, length) x 3 phases
         self.jerk = 0.0             # steps/s^3; 0 = trapezoid
         self._sc = None             # S-curve of the current move (jerk > 0)
-        self._sc_t = 0.0            # time along it at the current crossing
         self._sc_start = 0
         self._sc_target = 0
         self._sc_d = 0              # its length in whole steps
@@ -298,11 +297,10 @@ class Planner:
         self._sc_d = d
         self._sc_target = self.target
         self._sc_start = self.pos
-        t = sc.time_at(0.5)
-        self._sc_t = t
+        t = sc.span(0.0, 0.5)
         self.at_rest = False
         self.s = s
-        self.v = sc.v(t)
+        self.v = sc.v_at(0.5)
         return (SEG_DIR, 1 if s > 0 else 0, t)
 
     def _sc_segment(self, sc):
@@ -310,8 +308,8 @@ class Planner:
         done = (self.pos - self._sc_start) * s          # whole steps taken (integers)
         x = done + 0.5                                  # the crossing we are at
         left = self._sc_d - done                        # steps left, this one included
-        t0 = self._sc_t
-        cruise = sc.ta <= t0 and t0 + self.chunk_s <= sc.ta + sc.tv
+        xa, xc = sc._bounds()
+        cruise = xa <= x and x + self.v * self.chunk_s <= xc
         n = self._n_for(self.v, 0.0 if cruise else sc.alim)
         if n >= left:
             self.pos += left * s
@@ -319,12 +317,10 @@ class Planner:
             self.s = 0
             self.at_rest = True
             self._sc = None
-            return (SEG_STEPS, left, sc.t_end - t0)
-        t1 = sc.time_at(x + n, t0)
-        self._sc_t = t1
-        self.v = sc.v(t1)
+            return (SEG_STEPS, left, sc.span(x, sc.d))
+        self.v = sc.v_at(x + n)
         self.pos += n * s
-        return (SEG_STEPS, n, t1 - t0)
+        return (SEG_STEPS, n, sc.span(x, x + n))
 
     def _turn(self, a):
         """Braking ends before the next crossing: take this step, stop, come back to

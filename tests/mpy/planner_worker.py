@@ -1,0 +1,49 @@
+"""Runs in the virtual Pico's interpreter (MicroPython v1.28.0, float32, 32-bit objects):
+reads one move per line as JSON [start, distance, max_speed, accel, jerk, max_segments],
+runs the firmware's planner to the end and prints one JSON line:
+    [end_error, step_error, segments, seconds, shortest_period_ratio, finished]
+end_error: final position - target; step_error: signed steps emitted - distance;
+shortest_period_ratio: min over segments of (period * max_speed) (>= 1 within limits).
+"""
+
+import json
+import sys
+
+import planner as pl
+
+
+def run(start, d, v, a, j, cap):
+    p = pl.Planner(v, a)
+    p.set_limits(v, a, j)
+    p.pos = start
+    p.move_to(start + d)
+    segs = 0
+    steps = 0
+    t = 0.0
+    comp = 0.0              # Kahan: the total of many float32 segment times
+    dirn = 1
+    shortest = 1e9
+    while segs < cap:
+        s = p.next_segment()
+        if s is None:
+            return [p.pos - start - d, steps - d, segs, t, shortest, True]
+        segs += 1
+        if s[0] == pl.SEG_DIR:
+            dirn = 1 if s[1] else -1
+        else:
+            steps += dirn * s[1]
+            r = s[2] / s[1] * v
+            if s[1] > 1 and r < shortest:
+                shortest = r
+        y = s[2] - comp
+        tt = t + y
+        comp = (tt - t) - y
+        t = tt
+    return [p.pos - start - d, steps - d, segs, t, shortest, False]
+
+
+while True:
+    line = sys.stdin.readline()
+    if not line:
+        break
+    print(json.dumps(run(*json.loads(line))))
