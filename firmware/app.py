@@ -137,14 +137,21 @@ class App:
             self._save()
         return w
 
-    def _save(self):
+    def _save(self, event=True):
+        """Write the config to flash. Returns None when written, else why not (one line).
+        event: also say so in a config_saved / config_error event (a deferred save has no
+        reply left to carry it). A failed write is not retried: the next change tries."""
+        self.save_pending = False
         try:
             config.save(self.cfg)
-            self.save_pending = False
+        except Exception as e:  # noqa: BLE001 - flash full, I/O error: the loop goes on
+            why = config.save_error(e)
+            if event:
+                self.out.event("config_error", why=why)
+            return why
+        if event:
             self.out.event("config_saved")
-        except OSError as e:
-            self.save_pending = False
-            self.out.event("config_error", why="could not write config: %s" % e)
+        return None
 
     async def _ticker(self):
         """The service loop's clock: runs step() when something is due. Other tasks that

@@ -53,7 +53,7 @@ class Commands:
                     moving=a.motion.busy(), enabled=a.motion.enabled,
                     mm=a.lidar.mm, lidar_frames=a.lidar.frames,
                     lidar_valid=a.lidar.last_valid,
-                    lidar_age_ms=time.ticks_diff(time.ticks_us(), a.lidar.t_us) // 1000 if a.lidar.seq else -1,
+                    lidar_age_ms=a.lidar.age_us(time.ticks_us()) // 1000 if a.lidar.seq else -1,
                     frames=a.trigger.frames, armed=a.trigger.armed,
                     inputs={a.inputs.names[i]: a.inputs.pressed(i) for i in range(a.inputs.n)},
                     edges=a.inputs.edges, dropped=a.inputs.dropped,
@@ -88,12 +88,14 @@ class Commands:
         raise protocol.ProtocolError("config: unknown subcommand '%s'" % sub[:20])
 
     def apply(self, changes):
-        saved = self.apply_quiet(changes)
-        self.app.out.reply("config", changed=sorted(changes), saved=saved)
+        self.app.out.reply("config", changed=sorted(changes), **self.apply_quiet(changes))
 
     def apply_quiet(self, changes):
         """Validate and apply config changes; write flash now if nothing is moving or
-        shooting, else as soon as that is over. Returns True when written."""
+        shooting, else as soon as that is over. Returns the reply's save fields:
+        {"saved": True}; {"saved": False, "why": ...} (the write failed: the change is
+        active, not on flash); or {"saved": False, "pending": True} (deferred: a
+        config_saved or config_error event follows)."""
         a = self.app
         new = config.merged(a.cfg, changes)             # raises before anything changes
         if a.motion.busy():
@@ -101,10 +103,14 @@ class Commands:
                 if new[k] != a.cfg[k]:
                     raise config.ConfigError("%s: the lens is moving, try again when it has stopped" % k)
         self.app_config(new)
-        a.save_pending = True
-        if not (a.motion.busy() or a.trigger.firing):
-            a._save()
-        return not a.save_pending
+        if a.motion.busy() or a.trigger.firing:
+            a.save_pending = True
+            return {"saved": False, "pending": True}
+        # an earlier reply said "pending": its event goes out too (this write covers it)
+        why = a._save(a.save_pending)
+        if why:
+            return {"saved": False, "why": why}
+        return {"saved": True}
 
     def app_config(self, new):
         import app as app_mod

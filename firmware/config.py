@@ -157,6 +157,18 @@ def check_cal(key, v, lo, hi):
     for i in range(1, len(out)):
         if out[i][0] == out[i - 1][0]:
             raise ConfigError("%s: two points at %s mm" % (key, out[i][0]))
+    # the focus position strictly monotonic in the distance, as `focusrig calibrate`
+    # checks: a table that turns back sends AF the wrong way between those points
+    sign = 1 if out[-1][1] > out[0][1] else -1
+    for i in range(1, len(out)):
+        a, b = out[i - 1], out[i]
+        if b[1] == a[1]:
+            raise ConfigError("%s: not monotonic: the same position %s at %s mm and %s mm"
+                              % (key, a[1], a[0], b[0]))
+        if (b[1] - a[1]) * sign < 0:
+            raise ConfigError("%s: not monotonic: the position should %s with distance, but "
+                              "%s mm -> %s steps, %s mm -> %s steps"
+                              % (key, "rise" if sign > 0 else "fall", a[0], a[1], b[0], b[1]))
     return out
 
 
@@ -206,8 +218,33 @@ def load(path=CONFIG_FILE):
 
 
 def save(cfg, path=CONFIG_FILE):
-    """Write only what differs from the defaults, atomically."""
+    """Write only what differs from the defaults, atomically: a failed write (flash full,
+    I/O error: OSError) raises and leaves the old file as it was, without a temporary file."""
     diff = {k: v for k, v in cfg.items() if k in SCHEMA and v != DEFAULTS[k]}
-    with open(TMP_FILE, "w") as f:
-        json.dump(diff, f)
-    os.rename(TMP_FILE, path)
+    try:
+        with open(TMP_FILE, "w") as f:
+            json.dump(diff, f)
+        os.rename(TMP_FILE, path)
+    except Exception:
+        try:
+            os.remove(TMP_FILE)
+        except OSError:
+            pass
+        raise
+
+
+# errno -> words for a failed flash write (MicroPython's OSError carries only the number)
+_ERRNO_WORDS = {28: "flash full", 30: "flash is read-only", 5: "flash I/O error",
+                12: "out of memory", 13: "permission denied", 2: "no such file or folder",
+                21: "a folder is in the way", 27: "file too big", 84: "flash filesystem corrupt"}
+
+
+def save_error(e):
+    """One line for the host: why the config could not be written."""
+    n = e.args[0] if isinstance(e, OSError) and e.args else None
+    if isinstance(n, int):
+        words = _ERRNO_WORDS.get(n, "filesystem error")
+        return "not saved to flash: %s (errno %d); active until restart" % (words, n)
+    if isinstance(e, MemoryError):
+        return "not saved to flash: out of memory; active until restart"
+    return "not saved to flash: %s; active until restart" % _show(str(e))

@@ -122,11 +122,25 @@ class Features:
                 self.jog_pending = False
             self.jog_dir = 0
 
+    def jog_refusal(self):
+        """Why a jog cannot run now, or None."""
+        locked = self.motion_locked()
+        if locked:
+            return locked
+        if self.app.focus.af_running():
+            return "AF is running (release AF-ON or send 'af stop' first)"
+        return None
+
     def _jog(self, delta, size):
-        m = self.motion
-        if self.motion_locked() or self.app.focus.af_running():
-            self.out.event("jog_refused", why=self.motion_locked() or "AF is running")
+        """A jog from the buttons: a refusal is a jog_refused event."""
+        why = self.jog_refusal()
+        if why:
+            self.out.event("jog_refused", why=why)
             return
+        self._move_by(delta, size)
+
+    def _move_by(self, delta, size):
+        m = self.motion
         base = m.target() if m.busy() else m.pos_now()
         tgt = m.move_to(base + delta, "jog")
         self.out.event("jog", size=size, delta=delta, target=tgt)
@@ -140,11 +154,14 @@ class Features:
 
     # ---- marks -------------------------------------------------------------------------
     def store_mark(self, name):
+        """Store the lens position as mark `name` (in the config, saved to flash).
+        Returns the save fields of Commands.apply_quiet."""
         pos = self.motion.pos_now()
         marks = dict(self.cfg["marks"])
         marks[name] = pos
-        self.app.commands_apply({"marks": marks})
+        saved = self.app.commands_apply({"marks": marks})
         self.out.event("mark_set", mark=name, pos=pos)
+        return saved
 
     def _pull_other_mark(self):
         marks = self.cfg["marks"]
@@ -203,7 +220,9 @@ class Features:
                 self.both_long = True
                 name = MARKS[self.next_mark % 2]
                 self.next_mark += 1
-                self.store_mark(name)
+                why = self.store_mark(name).get("why")
+                if why:                 # from the buttons: no reply to carry it
+                    self.out.event("config_error", why=why)
             else:
                 w = (need - held + 999) // 1000
         if self.jog_pending:
@@ -250,9 +269,10 @@ class Features:
             except ValueError:
                 raise ValueError("jog: expected a whole number of steps or near|far")
             size = "steps"
-        if self.motion_locked():
-            raise ValueError(self.motion_locked())
-        self._jog(n, size)
+        why = self.jog_refusal()
+        if why:
+            raise ValueError("jog: refused, " + why)      # the one answer: no event as well
+        self._move_by(n, size)
         self.out.reply("jog", delta=n, target=self.motion.target())
 
     def job_name(self):
@@ -272,8 +292,8 @@ class Features:
             raise ValueError("mark: use 'mark set A|B|C|D' or 'mark goto A|B|C|D [pull_ms]'")
         name = args[1].upper()
         if args[0] == "set":
-            self.store_mark(name)
-            self.out.reply("mark", mark=name, pos=self.motion.pos_now())
+            saved = self.store_mark(name)
+            self.out.reply("mark", mark=name, pos=self.motion.pos_now(), **saved)
             return
         ms = self.cfg["pull_ms"]
         if len(args) > 2:

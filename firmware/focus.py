@@ -3,7 +3,8 @@
 AF states (the transition table `AF_TABLE` below is the behaviour, read it first):
 
     IDLE      lens holds; no AF has run (or the last one was ended)
-    ACQUIRE   one-shot AF started, waiting for a usable distance reading
+    ACQUIRE   one-shot AF started, waiting for a usable distance measured after the start
+              (the next LiDAR frame: at most 10 ms at the TF-Luna's 100 Hz)
     FOCUSING  one-shot AF: lens moving to the calibrated position
     LOCKED    one-shot AF: focus achieved; the lens stays put until the next AF start
     TRACKING  servo AF: following the subject while AF is held
@@ -56,7 +57,8 @@ AF_TABLE = {
     (STOPPING, E_MOVED): "to_idle",
 }
 
-FRESH_US = const(30000)        # a reading this recent counts as "measured at AF start"
+FRESH_US = const(30000)        # servo: a reading this recent starts tracking at once
+ACQUIRE_POLL_MS = const(1)     # one-shot: look for the next LiDAR frame this often
 ALPHA = 0.5                    # servo filter gains (position, velocity)
 BETA = 0.3
 SERVO_LEAD_US = const(7000)    # reading age: 5 ms LiDAR averaging + 0.8 ms frame + ~1 ms polling
@@ -74,6 +76,7 @@ class FocusMachine:
         self.af_source = ""
         self.deadline_armed = False
         self.target = 0              # one-shot target (steps)
+        self.seq0 = 0                # lidar.seq at one-shot AF start (older readings don't count)
         self.in_tol = False
         self.achieved_reported = False
         # servo filter (alpha-beta in step space)
@@ -124,12 +127,16 @@ class FocusMachine:
             if mm:
                 self._follow(t)
             return
+        # one-shot: the distance must be measured after AF starts (a subject that steps
+        # in as AF-ON is pressed counts), so wait for the next usable frame. Frames that
+        # arrived before now are parsed first and so do not count.
+        self.lidar.poll()
+        self.seq0 = self.lidar.seq
         self._set(ACQUIRE, t)
-        mm = self.lidar.fresh(t, FRESH_US)
-        if mm:
-            self._focus_on_reading(t)
 
     def _focus_on_reading(self, t):
+        if self.lidar.seq == self.seq0:
+            return                  # no usable reading has arrived since AF started
         mm = self.lidar.mm
         self.target = int(self.cal.steps_for(mm) + 0.5)
         tgt = self.motion.move_to(self.target, "af")
@@ -319,9 +326,10 @@ class FocusMachine:
             else:
                 wait = (left + 999) // 1000
         elif self.state == TRACKING and self.have_est:
-            silent = time.ticks_diff(now, self.lidar.t_us)
-            if silent > self.cfg["focus_timeout_ms"] * 1000:
+            if self.lidar.age_us(now) > self.cfg["focus_timeout_ms"] * 1000:
                 self.af(E_TIMEOUT, now)
+        if self.state == ACQUIRE:
+            wait = ACQUIRE_POLL_MS          # pick the frame up as soon as it is in
         if self.burst_on and self.s2_held:
             left = self.burst_due - time.ticks_diff(now, self.burst_t0)
             if left <= 0 and not self.trigger.firing:

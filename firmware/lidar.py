@@ -9,6 +9,14 @@ Units: the sensor starts in 9-byte/cm; at start-up we ask for 9-byte/mm (command
 5A 05 05 06 cs, ID_OUTPUT_FORMAT) and switch to millimetres only when the sensor's
 reply (5A 05 05 06 ..) confirms it, so a sensor that ignores the command still reads
 right. Command replies (frames starting 0x5A, length in byte 1) are skipped in the stream.
+
+Reading the UART: only the bytes `any()` reports are read (`readinto(buf, n)`): on rp2 a
+read that asks for more waits the inter-character timeout (at least 1 ms) after the last
+byte. No allocation per frame (one preallocated buffer).
+
+Age: ticks_us wraps every 2**30 us (17.9 min) and ticks_diff is right only within 2**29
+us (8.9 min), so a reading's age is tracked: poll() and age_us() mark a reading older
+than AGE_MAX_US as old for good (until the next one), and its age reads AGE_MAX_US.
 """
 
 from micropython import const
@@ -19,6 +27,8 @@ _CMD = const(0x5A)
 FRAME = const(9)
 _FMT_MM = const(0x06)
 _MM_REQUEST = b"\x5a\x05\x05\x06\x6a"     # ID_OUTPUT_FORMAT = 9-byte/mm
+_CHUNK = const(64)
+AGE_MAX_US = const(0x10000000)            # 268 s: older readings are "at least this old"
 
 
 class Lidar:
@@ -26,10 +36,11 @@ class Lidar:
         self.uart = uart
         self.min_amp = min_amp
         self._buf = bytearray(FRAME)
-        self._chunk = bytearray(64)
+        self._chunk = bytearray(_CHUNK)
         self._n = 0
         self.mm = 0                 # last usable distance (mm), 0 = none
         self.t_us = 0               # when it arrived (ticks_us)
+        self._old = False           # the last usable reading is older than AGE_MAX_US
         self.seq = 0                # usable readings so far
         self.frames = 0
         self.bad_checksum = 0
@@ -53,12 +64,17 @@ class Lidar:
         if not self.unit_mm and self._asked < 3 and self.frames >= 100 * self._asked:
             self._asked += 1            # no confirmation yet: ask again (about once a second)
             self.request_mm()
-        while uart.any():
-            k = uart.readinto(self._chunk)
+        chunk = self._chunk
+        n = uart.any()
+        while n:
+            k = uart.readinto(chunk, n if n < _CHUNK else _CHUNK)
             if not k:
                 break
             for j in range(k):
-                got += self._feed(self._chunk[j])
+                got += self._feed(chunk[j])
+            n = uart.any()
+        if not got and self.seq:
+            self.age_us(time.ticks_us())        # keeps the age right across the wrap
         return got
 
     def _feed(self, b):
@@ -105,6 +121,7 @@ class Lidar:
             return 0
         self.mm = dist
         self.t_us = time.ticks_us()
+        self._old = False
         self.seq += 1
         self.last_valid = True
         return 1
@@ -129,8 +146,20 @@ class Lidar:
                 self.unit_mm = c[3] == _FMT_MM
         return 0
 
+    def age_us(self, now):
+        """Microseconds since the last usable reading arrived, AGE_MAX_US at most (also
+        when there is none). Right as long as poll() or this runs at least every
+        2**29 - AGE_MAX_US us (4.5 min); the service loop polls every few ms."""
+        if not self.seq or self._old:
+            return AGE_MAX_US
+        d = time.ticks_diff(now, self.t_us)
+        if d > AGE_MAX_US or d < -AGE_MAX_US:
+            self._old = True
+            return AGE_MAX_US
+        return d
+
     def fresh(self, now, max_age_us):
         """The last usable distance if it is recent and the newest frame was usable."""
-        if self.seq and self.last_valid and time.ticks_diff(now, self.t_us) <= max_age_us:
+        if self.seq and self.last_valid and self.age_us(now) <= max_age_us:
             return self.mm
         return 0

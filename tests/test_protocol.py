@@ -47,7 +47,8 @@ def test_config_set_applies_and_persists_across_reboot():
                                                          cmd(20, 'config set af_mode "servo"')]})
         res = runner.run(s, workdir=work)
         rep = res.replies("config")
-        assert all(r["ok"] and r["saved"] for r in rep)
+        assert all(r["ok"] and r["saved"] is True and "why" not in r and "pending" not in r
+                   for r in rep)
         with open(os.path.join(work, "flash", "config.json")) as f:
             saved = json.load(f)
         assert saved == {"max_speed": 5000, "af_mode": "servo"}
@@ -95,10 +96,10 @@ def test_corrupt_config_file_falls_back_to_defaults_and_says_so():
 def test_config_write_is_deferred_while_the_lens_moves():
     res, tr = run({"duration_ms": 1500, "serial": [cmd(10, "move 3000"), cmd(50, "config set burst_fps 7")]})
     rep = res.replies("config")[0]
-    assert rep["ok"] and rep["saved"] is False
+    assert rep["ok"] and rep["saved"] is False and rep["pending"] is True and "why" not in rep
     saved = res.ev("config_saved")
     stop = res.ev("motion_stop")[0]
-    assert saved and saved[0]["t"] >= stop["t"]
+    assert len(saved) == 1 and saved[0]["t"] >= stop["t"] and not res.ev("config_error")
 
 
 def test_events_carry_microsecond_timestamps_in_order():

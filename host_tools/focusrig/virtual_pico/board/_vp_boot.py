@@ -6,6 +6,8 @@ the board's firmware would. Usage (the host's runner does this):
 
 SETUP.json is written by focusrig.virtual_pico.runner (mode, duration, pin map, contact
 edges, subject distance, LiDAR, lens/driver model, timed serial commands, trace path).
+"flash_full": true (tests, through runner.run(extra_setup=...)) makes opening a file on
+the flash for writing fail with ENOSPC.
 
 Paced mode (`focusrig emulate`, see focusrig.virtual_pico.emulate): virtual time follows
 the wall clock, the interpreter runs under a pseudo-terminal with `-i` so the REPL follows
@@ -341,6 +343,21 @@ def _unlock_heap():
     K.in_irq = False
 
 
+def _flash_full(flash):
+    """Setup option "flash_full": the flash has no free block, so opening a file in the
+    flash folder for writing fails with OSError(28) (ENOSPC), as littlefs does when full."""
+    import builtins
+    real_open = builtins.open
+    where = flash.rstrip("/") + "/"
+
+    def open_on_full_flash(name, mode="r", *args, **kw):
+        if isinstance(name, str) and ("w" in mode or "a" in mode or "+" in mode or "x" in mode) \
+                and (not name.startswith("/") or name.startswith(where)):
+            raise OSError(28)
+        return real_open(name, mode, *args, **kw)
+    builtins.open = open_on_full_flash
+
+
 def _run_file(name):
     try:
         os.stat(name)
@@ -361,6 +378,8 @@ def main():
     flash = setup.get("flash")
     if flash:
         os.chdir(flash)
+        if setup.get("flash_full"):
+            _flash_full(flash)
     _install_asyncio_hook()
     BOARD = Board(setup)
     paced = setup.get("mode") == "paced"
