@@ -43,8 +43,58 @@ CMOD = os.path.join(ROOT, "host_tools", "focusrig", "virtual_pico", "cmod")
 MAKE_ARGS = [
     "BUILD=build-rp2", "MICROPY_FORCE_32BIT=1", "MICROPY_PY_FFI=0", "MICROPY_PY_BTREE=0",
     "MICROPY_PY_SSL=0",
-    "CFLAGS_EXTRA=-DMICROPY_FLOAT_IMPL=MICROPY_FLOAT_IMPL_FLOAT -DFOCUSRIG_VPICO=1",
+    "CFLAGS_EXTRA=-DMICROPY_FLOAT_IMPL=MICROPY_FLOAT_IMPL_FLOAT -I" + os.path.join(CMOD, "vphook"),
 ]
+
+
+# Our hooks into the v1.28.0 source, applied to the unpacked copy before building: a few
+# lines each, every one calling into our C module (virtual_pico/cmod/vphook). Each entry:
+# (file, text that must be there exactly once, replacement).
+PATCHES = [
+    # the CPU model: charge every bytecode (vm.c's TRACE(ip) is empty in a normal build)
+    ("py/vm.c", "#else\n#define TRACE(ip)\n#endif",
+     '#else\n#include "vphook.h"\n#define TRACE(ip) focusrig_vm_tick(*(ip))\n#endif'),
+    # the USB CDC model owns sys.stdin/stdout/stderr (fds 0..2) while installed
+    ("extmod/vfs_posix_file.c", '#include "py/runtime.h"',
+     '#include "py/runtime.h"\n#include "vphook.h"'),
+    ("extmod/vfs_posix_file.c",
+     "static mp_uint_t vfs_posix_file_read(mp_obj_t o_in, void *buf, mp_uint_t size, int *errcode) {\n"
+     "    mp_obj_vfs_posix_file_t *o = MP_OBJ_TO_PTR(o_in);\n    check_fd_is_open(o);\n",
+     "static mp_uint_t vfs_posix_file_read(mp_obj_t o_in, void *buf, mp_uint_t size, int *errcode) {\n"
+     "    mp_obj_vfs_posix_file_t *o = MP_OBJ_TO_PTR(o_in);\n    check_fd_is_open(o);\n"
+     "    if (o->fd <= 2 && focusrig_stdio_active) {\n"
+     "        return focusrig_stdio_read(buf, size, errcode);\n    }\n"),
+    ("extmod/vfs_posix_file.c",
+     "static mp_uint_t vfs_posix_file_write(mp_obj_t o_in, const void *buf, mp_uint_t size, int *errcode) {\n"
+     "    mp_obj_vfs_posix_file_t *o = MP_OBJ_TO_PTR(o_in);\n    check_fd_is_open(o);\n",
+     "static mp_uint_t vfs_posix_file_write(mp_obj_t o_in, const void *buf, mp_uint_t size, int *errcode) {\n"
+     "    mp_obj_vfs_posix_file_t *o = MP_OBJ_TO_PTR(o_in);\n    check_fd_is_open(o);\n"
+     "    if (o->fd <= 2 && focusrig_stdio_active) {\n"
+     "        return focusrig_stdio_write(buf, size, errcode);\n    }\n"),
+    ("extmod/vfs_posix_file.c",
+     "    mp_obj_vfs_posix_file_t *o = MP_OBJ_TO_PTR(o_in);\n\n    switch (request) {\n",
+     "    mp_obj_vfs_posix_file_t *o = MP_OBJ_TO_PTR(o_in);\n"
+     "    if (request == MP_STREAM_POLL && o->fd <= 2 && focusrig_stdio_active) {\n"
+     "        return focusrig_stdio_poll(arg);\n    }\n\n    switch (request) {\n"),
+    # print() and tracebacks too
+    ("ports/unix/unix_mphal.c", "mp_uint_t mp_hal_stdout_tx_strn(const char *str, size_t len) {\n",
+     '#include "vphook.h"\nmp_uint_t mp_hal_stdout_tx_strn(const char *str, size_t len) {\n'
+     "    if (focusrig_stdout_hook(str, len)) {\n        return len;\n    }\n"),
+    # select.poll asks every object through its stream ioctl (so stdio polls the model)
+    ("ports/unix/variants/mpconfigvariant_common.h", "#define MICROPY_PY_SELECT_POSIX_OPTIMISATIONS (1)",
+     "#define MICROPY_PY_SELECT_POSIX_OPTIMISATIONS (0)"),
+]
+
+
+def apply_patches(top):
+    for rel, old, new in PATCHES:
+        path = os.path.join(top, rel)
+        with open(path) as f:
+            text = f.read()
+        if text.count(old) != 1:
+            raise SystemExit("micropython: cannot apply focusrig's hook to %s (source not v%s?)" % (rel, VERSION))
+        with open(path, "w") as f:
+            f.write(text.replace(old, new))
 
 
 def say(msg):
@@ -61,7 +111,7 @@ def sha256(path):
 
 def recipe_hash():
     """What the build depends on besides the source: the make arguments and our C module."""
-    h = hashlib.sha256(repr((VERSION, MAKE_ARGS, MANIFEST)).encode())
+    h = hashlib.sha256(repr((VERSION, MAKE_ARGS, MANIFEST, PATCHES)).encode())
     if os.path.isdir(CMOD):
         for d, _, names in sorted(os.walk(CMOD)):
             for n in sorted(names):
@@ -131,7 +181,9 @@ def build(cache):
             ["make", "-C", os.path.join(top, "ports", "unix"), jobs, "FROZEN_MANIFEST=" + manifest]
             + MAKE_ARGS + (["USER_C_MODULES=" + CMOD] if os.path.isdir(CMOD) else []),
         ]
-        for cmd in steps:
+        for i, cmd in enumerate(steps):
+            if i == 1:
+                apply_patches(top)          # after mpy-cross: the hooks are the board's only
             r = subprocess.run(cmd, stdout=lf, stderr=subprocess.STDOUT)
             if r.returncode:
                 with open(log) as f:

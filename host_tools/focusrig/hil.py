@@ -178,7 +178,8 @@ def run_jig_virtual(lines, capture_edges, end_ms, start_at_ms=20, workdir=None, 
             "pins": {"step": [26, 1], "dir": [27, 1], "motor_en": [28, 0]},
             "inputs": [], "edges": sorted(capture_edges), "subject": [[0, 0]],
             "lidar": {}, "lidar_uart": 1, "lens": {},
-            "serial": [[1000000, ln] for ln in lines[:-1]] + [[int(start_at_ms * 1e6), lines[-1]]],
+            "serial": [[1000000, (ln + "\n").encode().hex(), 0] for ln in lines[:-1]]
+            + [[int(start_at_ms * 1e6), (lines[-1] + "\n").encode().hex(), 0]],
             "trace": trace_path, "stats": stats_path, "flash": flash,
         }
         setup_path = runner.write_setup(setup, workdir)

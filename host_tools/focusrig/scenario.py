@@ -26,6 +26,14 @@ TOP_KEYS = ("duration_ms", "config", "subject_mm", "presses", "seed", "serial", 
 PRESS_KEYS = ("input", "at_ms", "hold_ms", "bounce_ms")
 LENS_KEYS = ("start_pos", "home_pos", "driver")
 LIDAR_KEYS = ("rate_hz", "noise_cm", "first_ms", "amp", "cm_only")
+SERIAL_KEYS = ("at_ms", "cmd", "hex", "typing_ms")
+
+
+def serial_bytes(c):
+    """The bytes a validated serial entry sends: cmd and a newline, or its raw hex."""
+    if "cmd" in c:
+        return (c["cmd"] + "\n").encode()
+    return bytes.fromhex(c["hex"])
 
 
 class ScenarioError(ValueError):
@@ -139,11 +147,23 @@ def validate(raw):
         raise ScenarioError("serial: must be a list of {at_ms, cmd}")
     s["serial"] = []
     for i, c in enumerate(serial):
-        if not isinstance(c, dict) or set(c) - {"at_ms", "cmd"} or "cmd" not in c:
-            raise ScenarioError(f"serial[{i}]: must be an object {{\"at_ms\": number, \"cmd\": text}}")
-        if not isinstance(c["cmd"], str) or "\n" in c["cmd"] or not c["cmd"].strip():
-            raise ScenarioError(f"serial[{i}].cmd: must be one line of text")
-        s["serial"].append({"at_ms": _num(f"serial[{i}].at_ms", c.get("at_ms", 0)), "cmd": c["cmd"]})
+        if (not isinstance(c, dict) or set(c) - set(SERIAL_KEYS)
+                or ("cmd" in c) == ("hex" in c)):
+            raise ScenarioError(f"serial[{i}]: must be an object {{\"at_ms\": number, \"cmd\": text}} "
+                                f"(or \"hex\": raw bytes instead of cmd; optional \"typing_ms\")")
+        e = {"at_ms": _num(f"serial[{i}].at_ms", c.get("at_ms", 0)),
+             "typing_ms": _num(f"serial[{i}].typing_ms", c.get("typing_ms", 0), 0, 10000)}
+        if "cmd" in c:
+            if not isinstance(c["cmd"], str) or "\n" in c["cmd"] or not c["cmd"].strip():
+                raise ScenarioError(f"serial[{i}].cmd: must be one line of text")
+            e["cmd"] = c["cmd"]
+        else:
+            try:
+                bytes.fromhex(c["hex"])
+            except (TypeError, ValueError):
+                raise ScenarioError(f"serial[{i}].hex: must be bytes in hex, e.g. \"6361669e0a\"") from None
+            e["hex"] = c["hex"]
+        s["serial"].append(e)
         last = max(last, c.get("at_ms", 0))
     lens = raw.get("lens", {})
     if not isinstance(lens, dict) or set(lens) - set(LENS_KEYS):

@@ -150,8 +150,8 @@ class Result:
 def run(s, workdir=None, heap=HEAP, timeout=600, extra_setup=None, host_not_reading=False,
         progress=None):
     """Run a validated scenario dict `s`; returns a Result. host_not_reading: the USB
-    serial's host side is not read until the end (its buffer is made 4 KiB), as with a
-    board whose host program is stuck or gone."""
+    serial's host holds the port open without reading until the end (a stuck host
+    program): the board's 256-byte TX FIFO fills and stays full."""
     sigs, pm = board_pins()
     own = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix="vpico-")
@@ -187,7 +187,9 @@ def _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading=Fals
         "lidar": s.get("lidar", {}),
         "lidar_uart": pm["uart"]["lidar"]["id"],
         "lens": lens,
-        "serial": [[int(round(c["at_ms"] * 1e6)), c["cmd"]] for c in s["serial"]],
+        "serial": [[int(round(c["at_ms"] * 1e6)), scn.serial_bytes(c).hex(),
+                    int(round(c["typing_ms"] * 1e6))] for c in s["serial"]],
+        "usb": {"host_reading": not host_not_reading},
         "trace": trace_path,
         "stats": stats_path,
         "flash": flash,
@@ -203,40 +205,20 @@ def _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading=Fals
     res.pins = sigs
     res.logical = logical
     t0 = time.perf_counter()
-    out_r = out_w = None
-    if host_not_reading:
-        import fcntl
-        out_r, out_w = os.pipe()
-        fcntl.fcntl(out_w, 1031, 4096)           # F_SETPIPE_SZ: a small, full-soon buffer
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
-                            stdout=out_w if host_not_reading else subprocess.PIPE,
+    # the board's USB CDC model (board/_vp_usbcdc.py) types the scenario's serial bytes
+    # and holds or drains its TX FIFO; here the host only reads what got through
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, cwd=flash, env=env)
-    if host_not_reading:
-        os.close(out_w)
     err_lines = []
 
     def pump_stderr():
         for raw in proc.stderr:
-            line = raw.decode("utf-8", "replace")
-            if line.startswith("\x1eSEND "):
-                i = int(line.split()[1])
-                try:
-                    proc.stdin.write((s["serial"][i]["cmd"] + "\n").encode())
-                    proc.stdin.flush()
-                except (BrokenPipeError, OSError):
-                    pass
-                continue
-            err_lines.append(line)
+            err_lines.append(raw.decode("utf-8", "replace"))
 
     th = threading.Thread(target=pump_stderr, daemon=True)
     th.start()
     try:
-        if host_not_reading:
-            proc.wait(timeout=timeout)
-            stream = os.fdopen(out_r, "rb")
-        else:
-            stream = proc.stdout
-        for raw in stream:
+        for raw in proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if line.startswith("{"):
                 try:
@@ -254,10 +236,6 @@ def _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading=Fals
         raise VirtualPicoError(f"virtual Pico did not finish within {timeout} s")
     finally:
         th.join(timeout=5)
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
     res.wall_s = time.perf_counter() - t0
     res.stderr = "".join(err_lines)
     if os.path.exists(stats_path):

@@ -25,6 +25,8 @@ import sys
 import micropython
 from _vp_kernel import K, SIG_LENS_POS
 import _vp_devices as dev
+import _vp_cpu
+from _vp_usbcdc import UsbCdc
 
 
 BOARD = None
@@ -118,7 +120,10 @@ class Board:
                              lens.get("setup_ns", 200), lens.get("wake_ns", 0),
                              home[0] if lens.get("home_pos") is not None else -1,
                              lens.get("home_pos"), home[1], lens.get("start_pos", 0))
-        self.serial = dev.SerialScript(setup.get("serial", []))
+        usb = setup.get("usb", {})
+        self.usb = UsbCdc(usb.get("host_connected", True), usb.get("host_reading", True),
+                          usb.get("drain_bytes_per_ms", 1000))
+        self.serial = dev.SerialScript(self.usb, setup.get("serial", []))
         probe = setup.get("alloc_probe")
         if probe:
             _instrument_board()
@@ -128,6 +133,7 @@ class Board:
 
     def finish(self):
         K.sync()
+        self.usb.uninstall()            # the host reads what is left in the TX FIFO
         stats = {
             "t_ns": K.now,
             "irqs": K.irq_count,
@@ -143,6 +149,10 @@ class Board:
             "firmware_mem_alloc": _firmware_heap(),
             "alloc_probe": K.probe_result,
             "trace_dropped": self.trace.dropped if self.trace else 0,
+            "cpu_ns": K.cpu_ns,
+            "usb_rx_bytes": self.usb.rx_bytes,
+            "usb_tx_bytes": self.usb.tx_bytes,
+            "usb_interrupts": self.usb.interrupts,
         }
         if self.trace:
             self.trace.record(K.now, SIG_LENS_POS, self.lens.pos)
@@ -324,6 +334,19 @@ def _drive(arg):
     K.wake = True
 
 
+BOARD_MODULES = ("_vp_kernel", "_vp_devices", "_vp_pio", "_vp_cpu", "_vp_usbcdc", "machine",
+                 "rp2", "time", "_vp_heapq")
+
+
+def _idle_to_end():
+    """The firmware has stopped (Ctrl-C): the board idles at its REPL until the run ends."""
+    try:
+        while True:
+            K.idle(-1)
+    except SystemExit:
+        pass
+
+
 def _hard_reset():
     raise SystemExit(EXIT_HARD_RESET)
 
@@ -400,6 +423,13 @@ def main():
         # interpreter's start-up instead of boot.py / main.py
         with open(setup["ready"], "w") as f:
             f.write("1")
+    if not paced:
+        # a scenario run: the USB CDC model owns the serial, firmware bytecodes cost time
+        # (the emulator keeps the pty's line discipline and free CPU: docs/virtual_pico.md)
+        BOARD.usb.install()
+        _vp_cpu.install([sys.modules[n] for n in BOARD_MODULES if n in sys.modules] + [globals()],
+                        setup.get("cpu_scale", _vp_cpu.SCALE))
+        K.cpu_armed = True          # charged from the firmware's first clock read
     try:
         for name in setup.get("run", ("boot.py", "main.py")):
             _run_file(name)
@@ -407,10 +437,10 @@ def main():
         if paced:
             raise               # the emulator turns this into a reset
     except KeyboardInterrupt as e:
-        if not paced:
-            raise
         _unlock_heap()
-        sys.print_exception(e)
+        sys.print_exception(e)      # as on a board: main.py stops, the REPL waits
+        if not paced:
+            _idle_to_end()
     except Exception as e:  # noqa: BLE001
         if not paced:
             raise

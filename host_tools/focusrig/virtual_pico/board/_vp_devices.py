@@ -320,24 +320,21 @@ class Lens:
 
 
 class SerialScript:
-    """Timed serial commands for a scenario run ([[t_ns, line], ...]).
+    """The host side of a scenario run's USB serial: [[t_ns, hex bytes, gap_ns], ...]
+    typed into the board's USB CDC model at their virtual times, all at once (a
+    program) or one byte every gap_ns (a person at a terminal)."""
 
-    The firmware reads the real stdin; at each command's time the kernel asks the host
-    (a marker line on stderr) to write the line and waits until it is readable, so the
-    command arrives at the same virtual time on every run.
-    """
+    def __init__(self, cdc, entries):
+        self.cdc = cdc
+        for t, data, gap in entries:
+            K.at(t, self._send, [bytes.fromhex(data), 0, gap])
 
-    def __init__(self, cmds):
-        self._cmds = cmds
-        for i, (t, _) in enumerate(cmds):
-            K.at(t, self._send, i)
-
-    def _send(self, i):
-        import sys
-        import select
-        sys.stderr.write("\x1eSEND %d\n" % i)
-        p = select.poll()
-        p.register(sys.stdin, select.POLLIN)
-        if not p.poll(10000):
-            sys.stderr.write("virtual-pico: host did not deliver serial command %d\n" % i)
-        K.wake = True
+    def _send(self, st):
+        data, i, gap = st
+        if gap <= 0:
+            self.cdc.host_send(data[i:])
+            return
+        self.cdc.host_send(data[i:i + 1])
+        if i + 1 < len(data):
+            st[1] = i + 1
+            K.at(K.now + gap, self._send, st)

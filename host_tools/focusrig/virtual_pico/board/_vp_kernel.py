@@ -6,7 +6,10 @@ Runs inside the MicroPython unix port, next to the unmodified firmware. Owns:
 - GPIO levels: what outside devices drive onto inputs, what the firmware or a PIO state
   machine drives onto outputs, and the trace record of every change;
 - hard/soft IRQ dispatch with a modelled entry latency, hard handlers under heap_lock();
-- idling: advancing time while the firmware waits (asyncio or time.sleep).
+- idling: advancing time while the firmware waits (asyncio or time.sleep);
+- the CPU: firmware bytecodes cost virtual time (the `_vp_cpu` model, counted in C by the
+  project's interpreter build), and due IRQs run *between any two bytecodes* of the main
+  program through that counter's alarm, not only while the firmware sleeps.
 
 Other board modules (machine.py, rp2.py, _vp_devices.py) talk to the single instance `K`.
 This file is MicroPython code; it also imports on CPython for unit tests.
@@ -23,6 +26,11 @@ try:
     from heapq import heappush, heappop
 except ImportError:
     from _vp_heapq import heappush, heappop  # type: ignore
+
+try:
+    import _vphook      # the project's interpreter build (virtual_pico/cmod)
+except ImportError:     # CPython unit tests
+    _vphook = None
 
 MASK30 = (1 << 30) - 1
 NS_PER_US = 1000
@@ -84,6 +92,12 @@ class Kernel:
         self.sim_mem = 0                # the board's own heap at power-on (see gc.py)
         self.heap_reserved = 0          # the block that sizes the firmware's heap as a Pico's
         self.probe_result = None
+        self.ns_per_cycle = 8           # RP2040 at 125 MHz (machine.freq())
+        self.cpu_ns = 0                 # firmware CPU time charged so far (stats)
+        self.irq_enabled = True         # machine.disable_irq() / enable_irq()
+        self._held_irqs = []            # hard IRQs that came due while disabled
+        self._cpu = False               # the CPU model is running (start_cpu)
+        self.cpu_armed = False          # start it at the firmware's first clock read
 
     # ---- clock ------------------------------------------------------------------------
     def seed(self, s):
@@ -110,10 +124,16 @@ class Kernel:
     #     w = K.hw(); ...; K.hw_done(w)
     # which lifts the heap lock for the board's code only.
     def hw(self):
+        """Enter board code: the clock catches up with the CPU time spent, and the heap
+        lock of a hard handler is lifted for the board's own work."""
+        if self.cpu_armed:
+            self.start_cpu()
         if self.heap_locked:
             self.heap_locked = False
             micropython.heap_unlock()
+            self.catch_up()
             return True
+        self.catch_up()
         return False
 
     def hw_done(self, was_locked):
@@ -132,6 +152,54 @@ class Kernel:
     def next_event_ns(self):
         return self._q[0][0] if self._q else -1
 
+    # ---- the CPU: firmware bytecodes take time ------------------------------------------
+    def start_cpu(self):
+        """From now on firmware bytecodes cost time and due events interrupt them. Called
+        at the firmware's first clock read (time.ticks_*): scenario time 0 is then the
+        firmware's uptime 0 on both targets (the rp2040 target's time origin is the
+        firmware configuring its outputs, just before it starts its clock); the boot's
+        imports before it are not charged."""
+        self.cpu_armed = False
+        if _vphook is None:
+            return
+        _vphook.take()
+        self._alarm_cb = self._on_alarm          # bound once (runs with the heap locked)
+        _vphook.set_callback(self._alarm_cb)
+        self._cpu = True
+        self._arm()
+
+    def catch_up(self):
+        """Charge the CPU cycles the firmware has run since the last look."""
+        if self._cpu:
+            c = _vphook.take()
+            if c:
+                dt = c * self.ns_per_cycle
+                self.now += dt
+                self.cpu_ns += dt
+
+    def _arm(self):
+        """Set the bytecode counter's alarm at the next event (or the end of the run)."""
+        if not self._cpu:
+            return
+        nxt = self._q[0][0] if self._q else -1
+        if self.end_ns >= 0 and (nxt < 0 or self.end_ns < nxt):
+            nxt = self.end_ns
+        if nxt < 0:
+            _vphook.set_alarm(-1)
+            return
+        c = (nxt - self.now + self.ns_per_cycle - 1) // self.ns_per_cycle
+        _vphook.set_alarm(c if c < 0x3FFFFFFF else 0x3FFFFFFF)
+
+    def _on_alarm(self):
+        """The counter reached the next event while the firmware ran: that event
+        happens now, between two of its bytecodes (an IRQ preempts the main program)."""
+        w = self.hw()
+        self.catch_up()
+        if not self.in_irq:         # hard IRQs do not nest; they run after the handler
+            self.advance_to(self.now)
+        self._arm()
+        self.hw_done(w)
+
     def _run_sms(self, t_ns):
         """Run every active state machine up to t_ns; returns the time actually reached
         (earlier when a state machine produced a change someone asked to stop on)."""
@@ -144,6 +212,9 @@ class Kernel:
     def advance_to(self, target):
         """Process every event up to and including `target`, then set now = target.
         Returns early (with now < target) when an IRQ ran or a device woke the firmware."""
+        self.catch_up()
+        if target < self.now:
+            target = self.now
         self.wake = False
         while True:
             tq = self._q[0][0] if self._q else target + 1
@@ -162,12 +233,16 @@ class Kernel:
             if self._q and self._q[0][0] <= self.now:
                 ev = heappop(self._q)
                 ev[2](ev[3])
+                self.catch_up()             # an IRQ handler's own bytecodes took time
                 if self.wake:
+                    self._arm()
                     return False
                 continue
             if self.now >= target:
+                self._arm()
                 return True
             if self.wake:
+                self._arm()
                 return False
 
     def idle(self, dt_ms):
@@ -230,12 +305,15 @@ class Kernel:
         self.paced = True
 
     def sync(self):
-        """Bring state machines up to `now` before the firmware looks at hardware."""
+        """Bring the clock (CPU time spent) and the state machines up to `now` before
+        the firmware looks at hardware."""
+        self.catch_up()
         if self.sms:
             self._run_sms(self.now)
 
     def sleep_ns(self, dt):
         """Busy/blocking sleep: time passes, IRQs run, the caller does not wake early."""
+        self.catch_up()
         target = self.now + dt
         while not self.advance_to(target):
             pass
@@ -320,10 +398,27 @@ class Kernel:
         self.at(t_ns + lat, self._dispatch, line)
 
     def _dispatch(self, line):
+        if not self.irq_enabled and line.hard:
+            self._held_irqs.append(line)      # runs at enable_irq()
+            return
         line.pending = False
         line.cur_flags = line.flags
         line.flags = 0
         self.run_handler(line.handler, line.owner, line.hard)
+
+    def disable_irq(self):
+        was = self.irq_enabled
+        self.irq_enabled = False
+        return 1 if was else 0
+
+    def enable_irq(self, state):
+        """machine.enable_irq(state): IRQs that came due meanwhile run now."""
+        self.irq_enabled = bool(state)
+        if self.irq_enabled and self._held_irqs:
+            held = self._held_irqs
+            self._held_irqs = []
+            for line in held:
+                self._dispatch(line)
 
     def run_handler(self, handler, arg, hard):
         """Run an interrupt handler the way the board would (hard: heap locked)."""

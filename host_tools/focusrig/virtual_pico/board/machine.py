@@ -57,11 +57,12 @@ def deepsleep(ms=None):
 
 
 def disable_irq():
-    return 0
+    """Mask interrupts: due hard IRQs wait (in order) until enable_irq()."""
+    return K.disable_irq()
 
 
-def enable_irq(state=0):
-    pass
+def enable_irq(state=1):
+    K.enable_irq(state)
 
 
 def time_pulse_us(pin, level, timeout_us=1000000):

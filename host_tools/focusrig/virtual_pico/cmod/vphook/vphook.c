@@ -1,0 +1,270 @@
+// focusrig virtual Pico: a C module (`_vphook`) in the project's own MicroPython build.
+//
+// 1. CPU model. py/vm.c calls focusrig_vm_tick() before every bytecode (the build turns
+//    vm.c's empty TRACE(ip) into that call). Each bytecode of firmware code adds its cost
+//    in RP2040 CPU cycles (a 256-entry table by opcode, set by the board) to a counter;
+//    code of the modules registered with board_module() (the board model itself: on a
+//    Pico those parts are C or silicon) is not charged. When the counter reaches the
+//    alarm the board set, its callback runs right there, between two bytecodes: that is
+//    where the board advances virtual time and dispatches due hard IRQs, as an RP2040
+//    interrupt lands between any two instructions of the main program.
+// 2. USB CDC model. While a stdio object is installed, sys.stdin/stdout/stderr (and
+//    print()) go through its read(n) / write(buf) / poll(flags) methods instead of fds
+//    0..2: the board models rp2's USB CDC there (board/_vp_usbcdc.py), blocking in
+//    virtual time as mp_hal_stdin_rx_chr does on a Pico.
+// 3. Raw fd access for that model (raw_read, raw_write, raw_poll) and the keyboard
+//    interrupt (kbd_interrupt) as rp2's CDC receive callback raises it.
+
+#include <unistd.h>
+#include <poll.h>
+#include <errno.h>
+#include <string.h>
+
+#include "py/runtime.h"
+#include "py/stream.h"
+#include "py/mphal.h"
+#include "py/objmodule.h"
+#include "vphook.h"
+
+// ---- CPU model --------------------------------------------------------------------------
+static uint32_t cycles;                 // charged since the last take()
+static uint32_t alarm_at = 0xFFFFFFFFu; // run the callback when cycles reaches this
+static uint16_t weight[256];            // cycles per opcode
+static bool weights_set;
+static bool in_callback;
+#define MAX_BOARD 24
+static mp_obj_dict_t *board_globals[MAX_BOARD];
+static size_t n_board;
+static mp_obj_dict_t *last_fw;          // cache: the last globals found to be firmware's
+
+MP_REGISTER_ROOT_POINTER(mp_obj_t focusrig_alarm_cb);
+MP_REGISTER_ROOT_POINTER(mp_obj_t focusrig_stdio);
+
+static void run_alarm(void) {
+    mp_obj_t cb = MP_STATE_VM(focusrig_alarm_cb);
+    alarm_at = 0xFFFFFFFFu;                // the callback sets the next one
+    if (cb == MP_OBJ_NULL || cb == mp_const_none) {
+        return;
+    }
+    in_callback = true;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_call_function_0(cb);
+        nlr_pop();
+    } else {
+        // raised by the board (end of run, Ctrl-C): deliver it to the firmware the way
+        // the VM delivers a pending exception, at the next check
+        mp_sched_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
+    }
+    in_callback = false;
+}
+
+void focusrig_vm_tick(unsigned char opcode) {
+    mp_obj_dict_t *g = mp_globals_get();
+    if (g != last_fw) {
+        for (size_t i = 0; i < n_board; i++) {
+            if (board_globals[i] == g) {
+                return;
+            }
+        }
+        last_fw = g;
+    }
+    cycles += weights_set ? weight[opcode] : 1;
+    if (cycles >= alarm_at && !in_callback) {
+        run_alarm();
+    }
+}
+
+static mp_obj_t vphook_take(void) {
+    uint32_t c = cycles;
+    cycles = 0;
+    if (alarm_at != 0xFFFFFFFFu) {
+        alarm_at = alarm_at > c ? alarm_at - c : 0;
+    }
+    if (c > 0x3FFFFFFFu) {
+        c = 0x3FFFFFFFu;
+    }
+    return MP_OBJ_NEW_SMALL_INT(c);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vphook_take_obj, vphook_take);
+
+static mp_obj_t vphook_peek(void) {
+    return MP_OBJ_NEW_SMALL_INT(cycles > 0x3FFFFFFFu ? 0x3FFFFFFFu : cycles);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vphook_peek_obj, vphook_peek);
+
+// set_alarm(n): run the callback once n more cycles have been charged (-1: never)
+static mp_obj_t vphook_set_alarm(mp_obj_t n_in) {
+    mp_int_t n = mp_obj_get_int(n_in);
+    alarm_at = n < 0 ? 0xFFFFFFFFu : cycles + (uint32_t)n;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(vphook_set_alarm_obj, vphook_set_alarm);
+
+static mp_obj_t vphook_set_callback(mp_obj_t cb) {
+    MP_STATE_VM(focusrig_alarm_cb) = cb;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(vphook_set_callback_obj, vphook_set_callback);
+
+// board_module(module or globals dict): code running with these globals is the board's
+static mp_obj_t vphook_board_module(mp_obj_t mod) {
+    mp_obj_dict_t *g;
+    if (mp_obj_is_type(mod, &mp_type_module)) {
+        g = mp_obj_module_get_globals(mod);
+    } else if (mp_obj_is_type(mod, &mp_type_dict)) {
+        g = MP_OBJ_TO_PTR(mod);
+    } else {
+        mp_raise_TypeError(MP_ERROR_TEXT("module or dict expected"));
+    }
+    if (n_board >= MAX_BOARD) {
+        mp_raise_ValueError(MP_ERROR_TEXT("too many board modules"));
+    }
+    board_globals[n_board++] = g;
+    last_fw = NULL;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(vphook_board_module_obj, vphook_board_module);
+
+static mp_obj_t vphook_set_weights(mp_obj_t buf_in) {
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(buf_in, &bi, MP_BUFFER_READ);
+    if (bi.len != 512) {
+        mp_raise_ValueError(MP_ERROR_TEXT("256 uint16 weights expected"));
+    }
+    memcpy(weight, bi.buf, 512);
+    weights_set = true;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(vphook_set_weights_obj, vphook_set_weights);
+
+// ---- USB CDC model ------------------------------------------------------------------------
+bool focusrig_stdio_active;
+static bool in_stdio;
+
+static mp_obj_t vphook_set_stdio(mp_obj_t obj) {
+    MP_STATE_VM(focusrig_stdio) = obj;
+    focusrig_stdio_active = obj != mp_const_none;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(vphook_set_stdio_obj, vphook_set_stdio);
+
+static mp_obj_t stdio_call(qstr meth, mp_obj_t arg) {
+    mp_obj_t dest[3];
+    mp_load_method(MP_STATE_VM(focusrig_stdio), meth, dest);
+    dest[2] = arg;
+    return mp_call_method_n_kw(1, 0, dest);
+}
+
+uintptr_t focusrig_stdio_read(void *buf, uintptr_t size, int *errcode) {
+    mp_obj_t r = stdio_call(MP_QSTR_read, MP_OBJ_NEW_SMALL_INT(size));
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(r, &bi, MP_BUFFER_READ);
+    size_t n = bi.len < size ? bi.len : size;
+    memcpy(buf, bi.buf, n);
+    return n;
+}
+
+uintptr_t focusrig_stdio_write(const void *buf, uintptr_t size, int *errcode) {
+    mp_obj_t r = stdio_call(MP_QSTR_write, mp_obj_new_bytes(buf, size));
+    return mp_obj_get_int(r);
+}
+
+uintptr_t focusrig_stdio_poll(uintptr_t flags) {
+    return mp_obj_get_int(stdio_call(MP_QSTR_poll, MP_OBJ_NEW_SMALL_INT(flags)));
+}
+
+// print() and tracebacks: through the model too, unless the model itself is printing
+bool focusrig_stdout_hook(const char *str, size_t len) {
+    if (!focusrig_stdio_active || in_stdio || in_callback) {
+        return false;
+    }
+    in_stdio = true;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        int err;
+        focusrig_stdio_write(str, len, &err);
+        nlr_pop();
+    }
+    in_stdio = false;
+    return true;
+}
+
+// ---- raw fds (for the model) and the keyboard interrupt -----------------------------------
+static mp_obj_t vphook_raw_write(mp_obj_t fd_in, mp_obj_t buf_in) {
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(buf_in, &bi, MP_BUFFER_READ);
+    int fd = mp_obj_get_int(fd_in);
+    const char *p = bi.buf;
+    size_t left = bi.len;
+    while (left) {
+        ssize_t r = write(fd, p, left);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            mp_raise_OSError(errno);
+        }
+        p += r;
+        left -= r;
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(vphook_raw_write_obj, vphook_raw_write);
+
+// raw_poll(fd, ms): True when fd has input (waits up to ms; 0 = just look)
+static mp_obj_t vphook_raw_poll(mp_obj_t fd_in, mp_obj_t ms_in) {
+    struct pollfd p = { .fd = mp_obj_get_int(fd_in), .events = POLLIN };
+    int r = poll(&p, 1, mp_obj_get_int(ms_in));
+    return mp_obj_new_bool(r > 0 && (p.revents & (POLLIN | POLLHUP)));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(vphook_raw_poll_obj, vphook_raw_poll);
+
+// raw_read(fd, n): what is there now (b"" at end of file), never waits
+static mp_obj_t vphook_raw_read(mp_obj_t fd_in, mp_obj_t n_in) {
+    int fd = mp_obj_get_int(fd_in);
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    if (poll(&p, 1, 0) <= 0) {
+        return mp_const_none;
+    }
+    size_t n = mp_obj_get_int(n_in);
+    vstr_t v;
+    vstr_init_len(&v, n);
+    ssize_t r = read(fd, v.buf, n);
+    if (r < 0) {
+        vstr_clear(&v);
+        return mp_const_none;
+    }
+    v.len = r;
+    return mp_obj_new_bytes_from_vstr(&v);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(vphook_raw_read_obj, vphook_raw_read);
+
+static mp_obj_t vphook_kbd_interrupt(void) {
+    mp_sched_keyboard_interrupt();
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vphook_kbd_interrupt_obj, vphook_kbd_interrupt);
+
+static const mp_rom_map_elem_t vphook_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__vphook) },
+    { MP_ROM_QSTR(MP_QSTR_take), MP_ROM_PTR(&vphook_take_obj) },
+    { MP_ROM_QSTR(MP_QSTR_peek), MP_ROM_PTR(&vphook_peek_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_alarm), MP_ROM_PTR(&vphook_set_alarm_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_callback), MP_ROM_PTR(&vphook_set_callback_obj) },
+    { MP_ROM_QSTR(MP_QSTR_board_module), MP_ROM_PTR(&vphook_board_module_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_weights), MP_ROM_PTR(&vphook_set_weights_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_stdio), MP_ROM_PTR(&vphook_set_stdio_obj) },
+    { MP_ROM_QSTR(MP_QSTR_raw_write), MP_ROM_PTR(&vphook_raw_write_obj) },
+    { MP_ROM_QSTR(MP_QSTR_raw_read), MP_ROM_PTR(&vphook_raw_read_obj) },
+    { MP_ROM_QSTR(MP_QSTR_raw_poll), MP_ROM_PTR(&vphook_raw_poll_obj) },
+    { MP_ROM_QSTR(MP_QSTR_kbd_interrupt), MP_ROM_PTR(&vphook_kbd_interrupt_obj) },
+};
+static MP_DEFINE_CONST_DICT(vphook_globals, vphook_globals_table);
+
+const mp_obj_module_t focusrig_vphook_module = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&vphook_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR__vphook, focusrig_vphook_module);
