@@ -138,11 +138,12 @@ class FocusMachine:
         if self.lidar.seq == self.seq0:
             return                  # no usable reading has arrived since AF started
         mm = self.lidar.mm
-        self.target = int(self.cal.steps_for(mm) + 0.5)
-        tgt = self.motion.move_to(self.target, "af")
-        self.target = tgt
-        self.out.event("af_target", t, mm=mm, target=tgt)
+        # af_target (stamped with the reading's time) goes out before the move's
+        # motion_start (stamped now): event lines stay in time order
+        self.target = self.motion.clamp(int(self.cal.steps_for(mm) + 0.5))
+        self.out.event("af_target", t, mm=mm, target=self.target)
         self._set(FOCUSING, t)
+        self.target = self.motion.move_to(self.target, "af")
         if not self.motion.busy():
             self._achieved(t)
 

@@ -7,6 +7,13 @@ Replies:  {"t": ..., "re": "<command>", "ok": true, ...}  or  {"t": ..., "re": .
 The writer never blocks the rest of the firmware: lines wait in a bounded queue that a
 task drains to stdout; if the host does not read, the oldest lines are dropped and a
 `lost` event with their count goes out before the next line.
+
+Why chunks. On rp2 the USB CDC reports writable as soon as one byte of its 256-byte TX
+FIFO is free, and a write that does not fit waits up to 500 ms for the host
+(shared/tinyusb/mp_usbd_cdc.c:62-67, 97-142). The writer therefore only ever writes
+CHUNK bytes at a time, CHUNK dividing 256: a FIFO that a host stops reading fills to
+exactly full, polls not writable, and no write ever waits. A line's last chunk is padded
+with spaces before its newline (JSON readers ignore them).
 """
 
 import json
@@ -19,6 +26,7 @@ import asyncio
 MAX_QUEUED = 48
 WRITE_RETRY_MS = 5          # while the host is not reading
 MAX_LINE = 200
+CHUNK = 32                  # bytes per write; divides the rp2 CDC TX FIFO (256 B)
 
 COMMANDS = ("status", "version", "config", "move", "jog", "stop", "home", "clear", "af",
             "shoot", "mark", "stack", "ping", "help")
@@ -115,26 +123,42 @@ class Out:
         self.reply(cmd, error=str(why))
 
     async def writer(self):
-        """Drain the queue to the USB serial without ever blocking: a line is written
-        only when the stream polls writable (a blocking write to a host that does not
-        read would stall the whole service loop; on the RP2040 USB CDC waits up to its
-        TX timeout). Meanwhile lines queue up and the oldest are dropped."""
+        """Drain the queue to the USB serial without ever blocking: CHUNK bytes at a
+        time, each only when the stream polls writable (see the module docstring)."""
         out = self.stream or getattr(sys.stdout, "buffer", sys.stdout)
         poller = select.poll()
         poller.register(out, select.POLLOUT)
+        buf = bytearray(CHUNK)
+        line = b""
+        pos = 0
         while True:
-            if not self.q:
-                await self.flag.wait()
-                continue
+            if pos >= len(line):
+                if not self.q and not self.dropped:
+                    await self.flag.wait()
+                    continue
+                line = self._next_line()
+                pos = 0
             if not poller.poll(0):
                 await asyncio.sleep_ms(WRITE_RETRY_MS)
                 continue
-            if self.dropped:
-                n = self.dropped
-                self.dropped = 0
-                out.write(json.dumps({"t": self.clock.uptime(time.ticks_us()), "ev": "lost",
-                                      "lines": n}).encode() + b"\n")
+            n = len(line) - pos
+            if n >= CHUNK:
+                out.write(line[pos:pos + CHUNK])
+                pos += CHUNK
                 continue
-            line = self.q.pop(0)
-            out.write(line.encode() + b"\n")
+            # the line's tail: pad to a whole chunk, newline last
+            buf[:n - 1] = line[pos:len(line) - 1]
+            for i in range(n - 1, CHUNK - 1):
+                buf[i] = 32
+            buf[CHUNK - 1] = 10
+            out.write(buf)
+            pos = len(line)
             self.sent += 1
+
+    def _next_line(self):
+        if self.dropped:
+            n = self.dropped
+            self.dropped = 0
+            return json.dumps({"t": self.clock.uptime(time.ticks_us()), "ev": "lost",
+                               "lines": n}).encode() + b"\n"
+        return self.q.pop(0).encode() + b"\n"

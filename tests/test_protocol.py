@@ -109,7 +109,9 @@ def test_events_carry_microsecond_timestamps_in_order():
     ts = [e["t"] for e in res.events]
     assert ts == sorted(ts)
     press = [e for e in res.ev("press") if e["input"] == "af_on"][0]
-    assert 100000 < press["t"] < 100100
+    # uptime 0 is the firmware's first clock read, a few us of boot code after scenario
+    # time 0 (the CPU model charges that code); the IRQ adds 20-25 us
+    assert 99900 < press["t"] < 100100
 
 
 def test_nothing_blocks_the_buttons_when_no_host_reads():
@@ -122,11 +124,24 @@ def test_nothing_blocks_the_buttons_when_no_host_reads():
     # every press still fired, on time, though the event lines could not get out
     shots = tr.rising("cam_shutter")
     assert len(shots) == 40
-    assert all(t - (50 + 40 * i) * 1e6 < 100e3 for i, t in enumerate(shots))
+    # the IRQ path's own bound on a Pico (rp2040 target: 215-225 us; docs/virtual_pico.md)
+    assert all(t - (50 + 40 * i) * 1e6 < 500e3 for i, t in enumerate(shots))
     # the output stalled: far fewer lines than events were produced
     assert len(res.events) < 120
 
 
 def test_control_characters_before_a_command_are_ignored():
-    res, _ = run({"duration_ms": 100, "serial": [cmd(10, "\x02\x04status"), cmd(20, "\x03ping")]})
+    # what mpremote leaves after a reset (Ctrl-B, Ctrl-D); not Ctrl-C, which is the REPL's
+    res, _ = run({"duration_ms": 100, "serial": [cmd(10, "\x02\x04status"), cmd(20, "\x01\x1bping")]})
     assert res.replies("status")[0]["ok"] and res.replies("ping")[0]["ok"]
+
+
+def test_ctrl_c_stops_the_firmware_as_on_a_board():
+    # rp2's USB CDC turns 0x03 into KeyboardInterrupt (shared/tinyusb/mp_usbd_cdc.c:78-84):
+    # main.py stops, nothing answers any more; a host must not expect a reply to it
+    res, tr = run({"duration_ms": 300, "serial": [cmd(10, "ping"), {"at_ms": 50, "hex": "03"},
+                                                   cmd(100, "status")]})
+    assert len(res.replies("ping")) == 1 and not res.replies("status")
+    assert res.stats["usb_interrupts"] == 1
+    assert any("KeyboardInterrupt" in line for line in res.raw_lines)
+    assert tr.value_at("cam_shutter", 299e6) == 0 and tr.value_at("motor_en", 299e6) == 0

@@ -108,6 +108,12 @@ class Kernel:
         self._lcg = (self._lcg * 1103515245 + 12345) & 0x7FFFFFFF
         return (self._lcg >> 8) % n if n > 0 else 0
 
+    def clock_read(self):
+        """The firmware reads the clock (time.ticks_*): the first read starts the CPU
+        model (see start_cpu)."""
+        if self.cpu_armed:
+            self.start_cpu()
+
     def ticks_us(self):
         return (self.us_start + self.now // NS_PER_US) & MASK30
 
@@ -126,8 +132,6 @@ class Kernel:
     def hw(self):
         """Enter board code: the clock catches up with the CPU time spent, and the heap
         lock of a hard handler is lifted for the board's own work."""
-        if self.cpu_armed:
-            self.start_cpu()
         if self.heap_locked:
             self.heap_locked = False
             micropython.heap_unlock()

@@ -44,6 +44,7 @@ def ticks_add(t, delta):
 
 
 def ticks_us():
+    K.clock_read()
     w = K.hw()
     r = K.ticks_us()
     K.hw_done(w)
@@ -51,6 +52,7 @@ def ticks_us():
 
 
 def ticks_ms():
+    K.clock_read()
     w = K.hw()
     r = K.ticks_ms()
     K.hw_done(w)
