@@ -1,14 +1,16 @@
 """Test targets: the same scenario tests run emulated (default) or on the real rig.
 
     pytest                                       # --target emu: the virtual Pico
+    pytest --target rp2040                       # the official UF2 on an emulated RP2040
     pytest --target hil --port /dev/ttyACM0 --jig /dev/ttyACM1
 
 Fixtures:
-  target        "emu" or "hil"
-  run_scenario  run_scenario(raw_scenario_dict) -> (result, trace); emulated, or through
-                the test jig on the real rig. Every run writes one serial log per test to
-                build/test-logs/<test>.log (the jig's and the rig's lines in HIL, the
-                firmware's event lines in emulation).
+  target        "emu", "rp2040" or "hil"
+  run_scenario  run_scenario(raw_scenario_dict) -> (result, trace); emulated (the virtual
+                Pico, or the official MicroPython UF2 on rp2040js: docs/targets.md), or
+                through the test jig on the real rig. Every run writes one serial log
+                per test to build/test-logs/<test>.log (the jig's and the rig's lines in
+                HIL, the firmware's event lines in emulation).
 Tests marked @pytest.mark.hil skip (with the reason) unless --target hil with both ports.
 """
 
@@ -35,8 +37,9 @@ except ImportError:
 
 def pytest_addoption(parser):
     g = parser.getgroup("focusrig")
-    g.addoption("--target", choices=("emu", "hil"), default="emu",
-                help="run scenario tests on the virtual Pico (emu, default) or the real rig (hil)")
+    g.addoption("--target", choices=("emu", "rp2040", "hil"), default="emu",
+                help="run scenario tests on the virtual Pico (emu, default), the official "
+                     "MicroPython UF2 on an emulated RP2040 (rp2040) or the real rig (hil)")
     g.addoption("--port", default=None, help="hil: the rig's serial port")
     g.addoption("--jig", default=None, help="hil: the test jig's serial port")
 
@@ -68,6 +71,12 @@ def target(request):
     t = request.config.getoption("--target")
     if t == "hil" and not _hil_ready(request.config):
         pytest.skip("HIL needs both --port (the rig) and --jig (the test jig)")
+    if t == "rp2040":
+        from focusrig.rp2040 import Rp2040Error, check_ready
+        try:
+            check_ready()
+        except Rp2040Error as e:
+            pytest.skip(f"rp2040 target: {e}")
     return t
 
 
@@ -98,8 +107,12 @@ def run_scenario(request, target):
                 logf.write("\n".join(lines) + "\n")
                 logf.flush()
             return res, tr
-        from focusrig.virtual_pico import runner
-        res = runner.run(s, timeout=120)
+        if target == "rp2040":
+            from focusrig.rp2040 import runner
+            res = runner.run(s, timeout=300)
+        else:
+            from focusrig.virtual_pico import runner
+            res = runner.run(s, timeout=120)
         assert res.stats.get("irq_alloc_errors") == 0, "a hard IRQ handler allocated"
         for e in res.events:
             logf.write(json.dumps(e, sort_keys=True) + "\n")

@@ -1,6 +1,8 @@
 """Issue 3 features on the virtual Pico: homing, limit switch, soft limits, backlash,
 jog buttons, marks and eased pulls, focus stacking; position never lost."""
 
+import pytest
+
 from vpico import run
 
 
@@ -36,6 +38,9 @@ def test_homing_times_out_without_a_switch():
     assert not res.ev("home_done")
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "found by the CPU model: after a limit-switch halt the firmware's position is 2 steps "
+    "behind the lens (steps already in the PIO word when it stopped); open"))
 def test_limit_hit_stops_at_once_and_locks_motion_until_clear():
     res, tr = run({"duration_ms": 1500, "lens": {"start_pos": 0, "home_pos": -200},
                    "serial": [cmd(10, "move -5000"), cmd(800, "move 100"), cmd(900, "clear"),

@@ -44,7 +44,8 @@ def test_driver_presets_pulse_width_and_dir_setup(driver, high_ns, setup_ns):
 
 
 def test_jerk_limit_softens_the_start():
-    base = {"duration_ms": 700, "serial": [cmd(10, "move 1"), cmd(100, "move 2001")]}
+    # (the S-curve planner is slower per segment: on a Pico the move ends later than 700 ms)
+    base = {"duration_ms": 1500, "serial": [cmd(10, "move 1"), cmd(100, "move 2001")]}
     _, trap = run(dict(base, config={"jerk": 0}))
     res, sc = run(dict(base, config={"jerk": 2000000}))
     assert res.stats["lens_pos"] == 2001

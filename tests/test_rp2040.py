@@ -1,13 +1,15 @@
 """The rp2040 target: the official MicroPython v1.28.0 UF2 on an emulated RP2040
 (rp2040js 1.4.1 with our corrections), focusrig's firmware on its littlefs.
 
-Two groups: each rp2040js correction is needed (a run with it turned off fails the way
-docs/targets.md says), and a smoke set with the virtual Pico's assertions (one-shot
-portrait, servo burst, bouncy full press, `config set` surviving a reset). Where the real
-port's CPU time makes a virtual-Pico bound unreachable, the bound used here is named and
-explained in docs/targets.md ("Known differences"). The whole file skips, with the one
-line saying what is missing, without node, `make rp2040-deps`, littlefs-python or the
-UF2 and bootrom.
+Groups: each rp2040js correction is needed (a run with it turned off fails the way
+docs/targets.md says); a smoke set with the virtual Pico's assertions (one-shot
+portrait, servo burst, bouncy full press, `config set` surviving a reset); the board as
+a device (`focusrig emulate --target rp2040`: deploy over the emulated USB); the
+cross-check of the same scenarios on both targets; the test jig on a second emulated
+RP2040. Where the real port's CPU time makes a virtual-Pico bound unreachable, the bound
+used here is named and explained in docs/targets.md ("Known differences"). The whole file
+skips, with the one line saying what is missing, without node, `make rp2040-deps`,
+littlefs-python or the UF2 and bootrom.
 """
 
 import os
@@ -114,6 +116,35 @@ def test_correction_pad_pullups_needed():
         run({"duration_ms": 100}, corrections={"pulls": False}, boot_timeout_ms=1500)
 
 
+FIFO_JOIN_MAIN = """
+from machine import Pin
+import rp2
+Pin(25, Pin.OUT)                  # the runner's time origin
+@rp2.asm_pio(fifo_join=rp2.PIO.JOIN_TX)
+def wait_forever():
+    pull()
+    wrap_target()
+    nop()
+    wrap()
+sm = rp2.StateMachine(0, wait_forever)  # not started: nothing drains the FIFO
+for i in range(8):
+    sm.put(i)                     # blocks while the FIFO is full
+print("joined TX FIFO holds", sm.tx_fifo())
+"""
+
+
+def test_correction_pio_fifo_join_needed(tmp_path):
+    # a state machine with JOIN_TX has an 8-word TX FIFO (firmware/stepgen.py counts on
+    # it); without the correction the 5th put() blocks for ever
+    (tmp_path / "fs").mkdir()
+    (tmp_path / "fs" / "main.py").write_text(FIFO_JOIN_MAIN)
+    image = flashfs.build(str(tmp_path / "fs"), str(tmp_path / "fs.img"))
+    on, _ = run({"duration_ms": 500}, flash_image=image)
+    assert "joined TX FIFO holds 8" in on.raw_lines, on.raw_lines
+    off, _ = run({"duration_ms": 500}, flash_image=image, corrections={"fifo_join": False})
+    assert not [ln for ln in off.raw_lines if "FIFO holds" in ln], off.raw_lines
+
+
 def test_correction_usb_out_poll_held_needed():
     # idle firmware: without it every zero-length OUT packet (one per 10 us) is a USB
     # interrupt and a TinyUSB re-arm: the CPU barely sleeps
@@ -196,3 +227,167 @@ def test_smoke_config_set_survives_reset():
                   flash_image=kept)
     assert res2.replies("config")[0]["value"] == 5000
     assert "loaded" in res2.ev("boot")[0]["config"]
+
+
+# ---- the board as a device: `focusrig emulate --target rp2040` ------------------------
+
+def _cli(*args, timeout=60):
+    import subprocess
+    import sys
+    exe = os.path.join(os.path.dirname(sys.executable), args[0])
+    return subprocess.run([exe, *args[1:]], capture_output=True, text=True, timeout=timeout)
+
+
+def _status(port, seconds):
+    import json
+    import time
+    end = time.monotonic() + seconds
+    r = None
+    while time.monotonic() < end:
+        r = _cli("focusrig", "status", "--port", port, "--json", "--timeout", "2")
+        if r.returncode == 0:
+            return json.loads(r.stdout)
+    raise AssertionError(f"no status within {seconds} s: {(r.stdout + r.stderr)[-300:] if r else ''}")
+
+
+def test_deploy_over_emulated_usb_onto_littlefs_then_status(tmp_path):
+    """A blank board (erased flash: MicroPython formats it), `focusrig deploy --mpy` over the
+    real USB CDC (raw REPL, mpremote's file writes onto littlefs, soft reset), the firmware
+    answers `status`; after a hard reset (mpremote reset: machine.reset(), the watchdog) it
+    boots from the flash again; the image file holds what deploy wrote."""
+    import subprocess
+    import sys
+    import time
+    image = str(tmp_path / "pico.img")
+    exe = os.path.join(os.path.dirname(sys.executable), "focusrig")
+    em = subprocess.Popen([exe, "emulate", "--target", "rp2040", "--flash", image, "--no-keys",
+                           "--quiet"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    try:
+        port = em.stdout.readline().decode().strip()
+        assert port.startswith("/dev/"), port + em.stderr.read().decode()
+        t0 = time.monotonic()
+        r = _cli("focusrig", "deploy", "--port", port, "--mpy", "--timeout", "30", timeout=120)
+        t_deploy = time.monotonic() - t0
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "deploy: Pico," in r.stdout and "answered" in r.stdout, r.stdout
+        st = _status(port, 20)
+        assert st["re"] == "status" and st["state"] == "idle", st
+        # hard reset: the board powers on again and runs the firmware from littlefs
+        r = _cli("mpremote", "connect", port, "reset", timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        st = _status(port, 30)
+        assert st["re"] == "status", st
+        print(f"deploy over emulated USB: {t_deploy:.1f} s wall")
+    finally:
+        em.terminate()
+        em.wait(20)
+    names = ("main.py", "focus.mpy", "planner.mpy")
+    assert all(flashfs.read_file(image, n) for n in names), "deploy's files are not in the image"
+
+
+# ---- cross-check: the same scenario on the virtual Pico and on the real port ----------
+# Tolerances and their causes: docs/targets.md, "Cross-check".
+
+XCHECK_SHOT_NS = 0.5e6      # release-priority exposure, rp2040 vs virtual Pico
+XCHECK_PULSE_NS = 3e6       # camera line pulse lengths / main-loop-driven edges
+XCHECK_AF_RATIO = 3.0       # AF (move) time, rp2040 at most this times the virtual Pico's
+XCHECK_FIRST_STEP_NS = 20e6
+FOCUS_EVENTS = ("af_start", "af_target", "af_achieved", "af_lock", "af_unlock", "af_error",
+                "shot_refused")
+
+
+def _pairs(tr, sig):
+    return list(zip(tr.rising(sig), tr.falling(sig)))
+
+
+@pytest.mark.parametrize("name", ["portrait", "halfpress"])
+def test_cross_check_same_scenario_both_targets(name):
+    from focusrig.commands.demo import SCEN_DIR
+    from focusrig.virtual_pico import runner as vp
+    s = scn.load(os.path.join(SCEN_DIR, name + ".json"))
+    va = vp.run(s, timeout=120)
+    ra = rp.run(s, timeout=300)
+    vt, rt = trace_mod.from_run(va), trace_mod.from_run(ra)
+    # equal: what the photographer gets
+    assert [e["ev"] for e in ra.events if e["ev"] in FOCUS_EVENTS] == \
+        [e["ev"] for e in va.events if e["ev"] in FOCUS_EVENTS]
+    for ev, key in (("af_target", "target"), ("af_achieved", "target"), ("af_error", "why"),
+                    ("shot_refused", "why")):
+        assert [e[key] for e in ra.ev(ev)] == [e[key] for e in va.ev(ev)], ev
+    for ev in ("press", "release"):
+        assert sorted(e["input"] for e in ra.ev(ev)) == sorted(e["input"] for e in va.ev(ev)), ev
+    assert len(rt.rising("cam_shutter")) == len(vt.rising("cam_shutter")) > 0
+    assert [rt.value_at("lens_pos", t) for t in rt.rising("cam_shutter")] == \
+        [vt.value_at("lens_pos", t) for t in vt.rising("cam_shutter")]
+    assert rt.value_at("lens_pos", rt.end_ns) == vt.value_at("lens_pos", vt.end_ns)
+    assert len(rt.rising("step")) == len(vt.rising("step"))
+    assert ra.stats["driver_faults"] == va.stats["driver_faults"] == 0
+    # timed, within the stated bounds
+    causes = [e["cause"] for e in ra.ev("exposure")]
+    assert causes == [e["cause"] for e in va.ev("exposure")]
+    for cause, (r0, r1), (v0, v1) in zip(causes, _pairs(rt, "cam_shutter"), _pairs(vt, "cam_shutter")):
+        if cause == "irq":
+            assert abs(r0 - v0) <= XCHECK_SHOT_NS, (r0, v0)
+        assert abs((r1 - r0) - (v1 - v0)) <= XCHECK_PULSE_NS, (r1 - r0, v1 - v0)
+    for (r0, r1), (v0, v1) in zip(_pairs(rt, "cam_focus"), _pairs(vt, "cam_focus")):
+        assert abs(r0 - v0) <= XCHECK_PULSE_NS and abs(r1 - v1) <= XCHECK_PULSE_NS, (r0, r1, v0, v1)
+    for r, v in zip(ra.ev("af_achieved"), va.ev("af_achieved")):
+        assert v["ms"] <= r["ms"] <= XCHECK_AF_RATIO * v["ms"], (r["ms"], v["ms"])
+    assert abs(rt.rising("step")[0] - vt.rising("step")[0]) <= XCHECK_FIRST_STEP_NS
+    # focus priority: the shot follows focus on both
+    for res, tr in ((ra, rt), (va, vt)):
+        for e, t in zip(res.ev("exposure"), tr.rising("cam_shutter")):
+            if e["cause"] == "focus":
+                ach = [a["t"] for a in res.ev("af_achieved") if a["t"] <= e["t"]]
+                assert ach and 0 <= t / 1000 - ach[-1] <= 5000, (t, ach)
+
+
+# ---- the test jig on a second emulated RP2040 ------------------------------------------
+
+JIG_MATCH_NS = 1000     # the jig's PIO capture vs the emulator's record of the DUT pins
+
+
+def _jig(raw):
+    from focusrig.rp2040 import jig_run
+    return jig_run.run(scn.validate(raw))
+
+
+def _compare_capture(tr, own):
+    """{signal: (edges captured, edges recorded, max |time difference| ns)}."""
+    out = {}
+    for name, rec in own.items():
+        cap = tr.changes(name)
+        d = [abs(a[0] - b[0]) for a, b in zip(cap, rec)]
+        out[name] = (len(cap), len(rec), max(d, default=0))
+    return out
+
+
+def test_emulated_jig_capture_matches_dut_pins_within_1us():
+    """firmware/jig/ on a second emulated RP2040 wired to the DUT as hardware/jig_wiring.json
+    says plays bouncy presses (open drain) and captures the DUT's outputs with its PIO at
+    125 MHz; the capture, decoded by focusrig.hil as on the rig, matches the emulator's own
+    record of the DUT's pins edge for edge within 1 us."""
+    res, tr, own = _jig({"duration_ms": 300, "subject_mm": [[0, 1500]], "seed": 4,
+                         "config": {"shutter_pulse_ms": 30},
+                         "presses": [press("shutter_half", 30, 200, 2),
+                                     press("shutter_full", 60, 40, 2),
+                                     press("shutter_full", 160, 40, 2)]})
+    assert res.stats["fifo_full"] == 0 and res.stats["played"] > 6, res.stats
+    shots = [e for e in res.events if e.get("ev") == "exposure"]
+    assert len(shots) == 2 and len(tr.rising("cam_shutter")) == 2
+    cmp = _compare_capture(tr, own)
+    assert sum(n for n, _, _ in cmp.values()) >= 6, cmp
+    for name, (n_cap, n_rec, worst) in cmp.items():
+        assert n_cap == n_rec and worst <= JIG_MATCH_NS, (name, cmp)
+
+
+@pytest.mark.xfail(strict=True, reason="firmware/jig/ on the real port drains its capture FIFO "
+                   "in a Python loop slower than the DUT's STEP edges fill it: the FIFO "
+                   "overflows and edges are lost (docs/targets.md, The test jig)")
+def test_emulated_jig_keeps_up_while_the_lens_steps():
+    res, tr, own = _jig({"duration_ms": 250, "subject_mm": [[0, 2000]],
+                         "presses": [press("af_on", 20, 100)]})
+    cmp = _compare_capture(tr, own)
+    assert res.stats["fifo_full"] == 0, (res.stats, cmp)
+    assert cmp["step"][0] == cmp["step"][1] and cmp["step"][2] <= JIG_MATCH_NS, cmp
