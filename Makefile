@@ -61,6 +61,7 @@ test: $(STAMP) system-deps
 	$(PY) -m focusrig.pinmap --check
 	$(PY) -m focusrig.jigpins --check
 	$(MAKE) --no-print-directory docs-if-possible mpy typecheck
+	-$(MAKE) --no-print-directory rp2040-deps
 	$(VENV)/bin/pytest -q
 
 clean:

@@ -5,7 +5,7 @@
 # Called by `make test` / `make system-deps`. Never fails the build: tests that need a
 # missing tool skip with a message. Fast when everything is present (dpkg-query only).
 set -u
-PKGS="${FOCUSRIG_SYSTEM_PKGS:-gcc-multilib graphviz sigrok-cli chromium}"
+PKGS="${FOCUSRIG_SYSTEM_PKGS:-gcc-multilib nodejs npm graphviz sigrok-cli chromium}"
 
 missing=""
 for p in $PKGS; do

@@ -18,12 +18,19 @@ From scripts: --control FILE, then append lines to FILE:
 NAME is af_on, shutter_half, shutter_full, jog_near or jog_far. --scenario S.json plays a
 scenario's presses and subject distances after every boot that runs main.py.
 
+With --target rp2040 the device is the official MicroPython v1.28.0 UF2 on an emulated
+RP2040 (rp2040js, see docs/targets.md): its real USB CDC, REPL and soft reset, at
+0.1-0.7x real time. --flash then names the board's littlefs image file (default
+$FOCUSRIG_RP2040_FLASH or ~/.cache/focusrig/rp2040-flash.img), created when missing
+(MicroPython formats a blank flash); --firmware puts the firmware in as `deploy --mpy`.
+
 examples:
   focusrig emulate                        # prints e.g. /dev/pts/7, keys press buttons
   mpremote connect /dev/pts/7 cp -r firmware/ : + reset
   focusrig emulate --flash /tmp/flash --firmware --control /tmp/buttons.ctl
   echo "press af_on 300 2" >> /tmp/buttons.ctl
   focusrig emulate --scenario scenarios/portrait.json --no-keys
+  focusrig emulate --target rp2040 --flash /tmp/pico.img --firmware
 """
 
 import os
@@ -43,8 +50,12 @@ KEYS = {
 
 
 def add_arguments(p):
+    p.add_argument("--target", choices=("vpico", "rp2040"), default="vpico",
+                   help="the virtual Pico (default) or the official MicroPython UF2 on an "
+                        "emulated RP2040 (docs/targets.md)")
     p.add_argument("--flash", metavar="DIR",
-                   help="flash folder (default: $FOCUSRIG_FLASH or ~/.cache/focusrig/flash)")
+                   help="flash folder (default: $FOCUSRIG_FLASH or ~/.cache/focusrig/flash); "
+                        "--target rp2040: the littlefs image file")
     p.add_argument("--firmware", action="store_true",
                    help="copy firmware/*.py into the flash folder before power-on")
     p.add_argument("--control", metavar="FILE",
@@ -59,6 +70,9 @@ def add_arguments(p):
 
 
 def run(args):
+    if args.target == "rp2040":
+        from ..rp2040 import emulate_cmd
+        return emulate_cmd.run(args)
     from ..virtual_pico import emulate as emu
     from ..virtual_pico.runner import VirtualPicoError
     try:

@@ -1,5 +1,6 @@
 """The board's filesystem: a littlefs2 image laid out as MicroPython v1.28.0's rp2 port
-(board RPI_PICO) lays it out, built from a folder with littlefs-python, and read back.
+(board RPI_PICO) lays it out, built from a folder with littlefs-python (a fresh image, or
+files added to an existing one), and read back.
 
 ports/rp2/boards/RPI_PICO/mpconfigboard.h: MICROPY_HW_FLASH_STORAGE_BYTES = 1408 KiB;
 ports/rp2/rp2_flash.c: the storage sits at the top of the 2 MiB flash
@@ -31,6 +32,44 @@ def build(folder, path):
     with open(path, "wb") as f:
         f.write(fs.context.buffer)
     return path
+
+
+def add_files(image_path, folder):
+    """Write `folder`'s files into the image at `image_path` (formatted first when it does
+    not exist yet or holds no filesystem), keeping the files already there, except the
+    other form of each module written (X.py for X.mpy and back, as `deploy` removes it:
+    MicroPython imports X.py before X.mpy)."""
+    from littlefs import LittleFS, LittleFSError
+    fs = None
+    if os.path.exists(image_path):
+        fs = LittleFS(mount=False, **GEOMETRY)
+        with open(image_path, "rb") as f:
+            data = f.read()
+        if len(data) == FS_SIZE:
+            fs.context.buffer = bytearray(data)
+            try:
+                fs.mount()
+            except LittleFSError:
+                fs = None
+        else:
+            fs = None
+    if fs is None:
+        fs = LittleFS(**GEOMETRY)
+    present = set(fs.listdir("/"))
+    for name in sorted(os.listdir(folder)):
+        src = os.path.join(folder, name)
+        if not os.path.isfile(src):
+            continue
+        with open(src, "rb") as f, fs.open(name, "wb") as g:
+            g.write(f.read())
+        stem, ext = os.path.splitext(name)
+        other = stem + {".py": ".mpy", ".mpy": ".py"}.get(ext, ext)
+        if other != name and other in present and other not in ("main.py", "boot.py"):
+            fs.remove(other)
+    with open(image_path + ".tmp", "wb") as f:
+        f.write(fs.context.buffer)
+    os.replace(image_path + ".tmp", image_path)
+    return image_path
 
 
 def read_file(image_path, name):

@@ -29,7 +29,7 @@ from . import BOOTROM_NAME, HARNESS, UF2_NAME, Rp2040Error, board_file, check_re
 from . import flashfs, lens
 
 TRACE_REC = struct.Struct("<qHi")
-CORRECTIONS = ("uart_tx", "pio", "flash", "pulls", "usb")
+CORRECTIONS = ("uart_tx", "pio", "flash", "pulls", "usb", "fifo_join")
 
 
 def run(s, workdir=None, timeout=600, progress=None, flash_image=None, keep_flash=None,
@@ -147,9 +147,13 @@ def _run(node, s, workdir, timeout, progress, flash_image, keep_flash, correctio
                                   end_ns)
     res.trace = sorted(pins + recs, key=lambda r: r[0])
     res.usb_lines = usb
-    res.stats = dict(lstats, t_ns=end["t_ns"], irq_alloc_errors=0, lidar_frames=end["lidar_frames"],
+    # a hard IRQ handler that allocates raises MemoryError (py/runtime.c) and the port
+    # prints it after "Uncaught exception in IRQ callback handler" (shared/runtime/mpirq.c)
+    alloc = sum(1 for line in res.raw_lines if "heap is locked" in line)
+    res.stats = dict(lstats, t_ns=end["t_ns"], irq_alloc_errors=alloc, lidar_frames=end["lidar_frames"],
                      boot_origin_ns=end["origin_ns"], emulated_ns=end["emulated_ns"],
-                     instructions=end["instructions"], instructions_run=end["instructions_run"], harness_wall_s=end["wall_s"],
+                     instructions=end["instructions"], instructions_run=end["instructions_run"],
+                     cpu_load=1 - end["cpu_slept_ns"] / max(end["t_ns"], 1), harness_wall_s=end["wall_s"],
                      flash_erased=end["flash"]["erased"], flash_programmed=end["flash"]["programmed"],
                      target="rp2040")
     if keep_flash:

@@ -1,5 +1,5 @@
-// focusrig's rp2040 target: the official MicroPython UF2 on rp2040js (pinned, npm) with
-// our five corrections (corrections/*.mjs), driven by one scenario. Usage:
+// focusrig's rp2040 target, one scenario: the official MicroPython UF2 on rp2040js (pinned,
+// npm) with our five corrections (board.mjs, corrections/*.mjs), as fast as it runs. Usage:
 //
 //     node harness.mjs SETUP.json
 //
@@ -13,56 +13,27 @@
 // it starts its uptime clock.
 
 import fs from 'node:fs';
-import { RP2040, USBCDC } from 'rp2040js';
-import { fixUartTxIrq } from './corrections/uart-tx-irq.mjs';
-import { installClockedPio } from './corrections/pio-clocked.mjs';
-import { installFlashHooks } from './corrections/flash-rom-hooks.mjs';
-import { installPadPulls } from './corrections/pad-pulls.mjs';
-import { installCdcHold } from './corrections/usb-cdc-hold.mjs';
-import { Scheduler, TFLuna } from './devices.mjs';
-import { loadUf2 } from './uf2.mjs';
+import { Board } from './board.mjs';
+import { TFLuna } from './devices.mjs';
 
 const setup = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-const fix = Object.assign({ uart_tx: true, pio: true, flash: true, pulls: true, usb: true },
-  setup.corrections || {});
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 
-const mcu = new RP2040();
-const clock = mcu.clock; // rp2040js's SimulationClock (ns), 125 MHz
-let warnings = 0;
-mcu.logger = {
-  debug() {}, info() {},
-  warn(c, m) { if (warnings++ < 20 && setup.verbose) process.stderr.write(`[${c}] ${m}\n`); },
-  error(c, m) { process.stderr.write(`rp2040js error [${c}] ${m}\n`); },
-};
-mcu.loadBootrom(new Uint32Array(fs.readFileSync(setup.bootrom).buffer.slice(0)));
-loadUf2(mcu, fs.readFileSync(setup.uf2));
-// start at boot2 (the first 256 bytes of flash), as the bootrom's flash boot does after
-// its checks; the bootrom stays mapped for its function table (flash, float routines)
-mcu.core.PC = 0x10000000;
-if (setup.flash_image) {
-  mcu.flash.set(fs.readFileSync(setup.flash_image), setup.flash_offset);
-}
-
-if (fix.uart_tx) fixUartTxIrq(mcu, clock);
-const pio = installClockedPio(mcu, fix.pio);
-const flashHooks = installFlashHooks(mcu, { enabled: fix.flash, ...(setup.flash_timing || {}) });
-const pads = installPadPulls(mcu, fix.pulls);
-const cdc = new USBCDC(mcu.usbCtrl);
-const host = installCdcHold(cdc, fix.usb);
-const sched = new Scheduler(clock);
+const board = new Board({
+  ...setup,
+  flash: setup.flash_image ? fs.readFileSync(setup.flash_image) : null,
+});
+const { mcu, clock, pads, host, cdc, sched } = board;
 
 // ---- trace: every listed pin's level, stamped with emulated ns ------------------------
 const rec = [];           // [abs_ns, sig, value]
-let stampNs = -1;         // set while PIO cycles are stepped: the cycle's own time
-const now = () => (stampNs >= 0 ? stampNs : clock.nanos);
 const lastLevel = {};
 function level(pin) { return pin.outputEnable ? pin.outputValue : pin.rawInputValue; }
 function record(gpio) {
   const v = level(mcu.gpio[gpio]) ? 1 : 0;
   if (lastLevel[gpio] === v) return;
   lastLevel[gpio] = v;
-  rec.push([now(), gpio, v]);
+  rec.push([board.now(), gpio, v]);
 }
 for (const g of setup.trace_pins) {
   mcu.gpio[g].addListener(() => record(g));
@@ -70,7 +41,6 @@ for (const g of setup.trace_pins) {
 
 // ---- origin, inputs, devices -----------------------------------------------------------
 let origin = -1;
-let endNs = Infinity;
 const originPin = setup.origin_gpio ?? 25;
 const unhookOrigin = mcu.gpio[originPin].addListener(() => {
   if (origin < 0 && mcu.gpio[originPin].outputEnable) start(clock.nanos);
@@ -86,13 +56,15 @@ for (const g of setup.trace_pins) record(g);
 
 let luna = null;
 let instructionsAtOrigin = 0;
+let sleptAtOrigin = 0;
 function start(t0) {
   origin = t0;
-  instructionsAtOrigin = instructions;
+  instructionsAtOrigin = board.instructions;
+  sleptAtOrigin = board.sleptNs;
   unhookOrigin();
   out({ k: 'origin', t_ns: t0 });
-  endNs = t0 + setup.end_ms * 1e6;
-  sched.at(endNs, () => {});
+  board.stopAt = t0 + setup.end_ms * 1e6;
+  sched.at(board.stopAt, () => {});
   for (const [t, gpio, lv] of setup.edges) {
     if (t > 0) sched.at(t0 + t, () => drive(gpio, lv, active[gpio] ?? 0));
   }
@@ -107,8 +79,9 @@ function start(t0) {
 // bytes typed from reset on (REPL sessions, tests), not tied to the scenario origin
 for (const [t, text] of setup.serial_abs || []) sched.at(t, () => host.send(Buffer.from(text)));
 cdc.onDeviceConnected = () => out({ k: 'usb', t_ns: clock.nanos });
-const bootLimit = (setup.boot_timeout_ms ?? 3000) * 1e6;
-sched.at(bootLimit, () => {});
+// before the firmware's clock starts, the run ends at the boot limit
+board.stopAt = (setup.boot_timeout_ms ?? 3000) * 1e6;
+sched.at(board.stopAt, () => {});
 
 // ---- USB CDC: the firmware's output, split into lines ----------------------------------
 let lineBuf = '';
@@ -123,51 +96,13 @@ cdc.onSerialData = (buf) => {
 };
 
 // ---- the run loop: CPU, then PIO per clk_sys cycle, alarms on the emulated clock --------
-let nsPerCycle = 1e9 / mcu.clkSys;
-mcu.addClockListener((f) => { nsPerCycle = 1e9 / f; });
-const core = mcu.core;
-function advance(ns) {
-  // pass time with the CPU not executing (WFI, or stalled in a flash operation)
-  let left = ns;
-  while (left > 0) {
-    if (!pio.busy()) { clock.tick(left); return; }
-    const chunk = Math.min(left, 256 * nsPerCycle);
-    const t0 = clock.nanos;
-    clock.tick(chunk);
-    const n = Math.max(1, Math.round(chunk / nsPerCycle));
-    pio.tick(n, (c) => { stampNs = t0 + (c + 1) * nsPerCycle; });
-    stampNs = -1;
-    left -= chunk;
-  }
-}
 const wall0 = Date.now();
 let lastProgress = wall0;
-let instructions = 0;
-let iter = 0;
-for (;;) {
-  const t = clock.nanos;
-  if (t >= endNs) break;
-  if (origin < 0 && t >= bootLimit) break;
-  if (core.waiting) {
-    const dt = clock.nanosToNextAlarm;
-    advance(dt > 0 ? dt : nsPerCycle);
-  } else {
-    const stall = flashHooks.check();
-    if (stall) { advance(stall); continue; }
-    const cycles = core.executeInstruction();
-    instructions++;
-    clock.tick(cycles * nsPerCycle);
-    if (pio.busy()) {
-      pio.tick(cycles, (c) => { stampNs = t + (c + 1) * nsPerCycle; });
-      stampNs = -1;
-    }
-  }
-  if ((++iter & 0xffff) === 0) {
-    const w = Date.now();
-    if (w - lastProgress > 500) {
-      lastProgress = w;
-      out({ k: 'progress', t_ns: rel(clock.nanos), booted: origin >= 0 });
-    }
+while (board.run(0x10000) === 0x10000) {
+  const w = Date.now();
+  if (w - lastProgress > 500) {
+    lastProgress = w;
+    out({ k: 'progress', t_ns: rel(clock.nanos), booted: origin >= 0 });
   }
 }
 
@@ -180,16 +115,14 @@ rec.forEach(([t, s, v], i) => {
   buf.writeInt32LE(v, i * 14 + 10);
 });
 fs.writeFileSync(setup.trace, buf);
-if (setup.flash_out) {
-  fs.writeFileSync(setup.flash_out, mcu.flash.subarray(setup.flash_offset,
-    setup.flash_offset + setup.flash_size));
-}
+if (setup.flash_out) fs.writeFileSync(setup.flash_out, board.flashRegion(setup.flash_size));
 if (lineBuf) out({ k: 'line', t: rel(clock.nanos), s: lineBuf });
 out({
- k: 'end', booted: origin >= 0, origin_ns: origin, t_ns: rel(clock.nanos),
-  emulated_ns: clock.nanos, wall_s: (Date.now() - wall0) / 1000, instructions,
-  instructions_run: instructions - instructionsAtOrigin,
-  lidar_frames: luna ? luna.frames : 0, flash: flashHooks.stats, warnings,
+  k: 'end', booted: origin >= 0, origin_ns: origin, t_ns: rel(clock.nanos),
+  emulated_ns: clock.nanos, wall_s: (Date.now() - wall0) / 1000, instructions: board.instructions,
+  instructions_run: board.instructions - instructionsAtOrigin,
+  cpu_slept_ns: board.sleptNs - sleptAtOrigin,
+  lidar_frames: luna ? luna.frames : 0, flash: board.flashHooks.stats, warnings: board.warnings,
 });
 // rp2040js's own timers (e.g. the uncorrected PIO's setTimeout chain) would keep Node alive
 process.exit(0);
