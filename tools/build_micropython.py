@@ -43,7 +43,7 @@ CMOD = os.path.join(ROOT, "host_tools", "focusrig", "virtual_pico", "cmod")
 MAKE_ARGS = [
     "BUILD=build-rp2", "MICROPY_FORCE_32BIT=1", "MICROPY_PY_FFI=0", "MICROPY_PY_BTREE=0",
     "MICROPY_PY_SSL=0",
-    "CFLAGS_EXTRA=-DMICROPY_FLOAT_IMPL=MICROPY_FLOAT_IMPL_FLOAT -I" + os.path.join(CMOD, "vphook"),
+    "CFLAGS_EXTRA=-DMICROPY_FLOAT_IMPL=MICROPY_FLOAT_IMPL_FLOAT",
 ]
 
 
@@ -179,7 +179,8 @@ def build(cache):
         steps = [
             ["make", "-C", os.path.join(top, "mpy-cross"), jobs],
             ["make", "-C", os.path.join(top, "ports", "unix"), jobs, "FROZEN_MANIFEST=" + manifest]
-            + MAKE_ARGS + (["USER_C_MODULES=" + CMOD] if os.path.isdir(CMOD) else []),
+            + MAKE_ARGS[:-1] + [MAKE_ARGS[-1] + " -I" + os.path.join(CMOD, "vphook"),
+                                "USER_C_MODULES=" + CMOD],
         ]
         for i, cmd in enumerate(steps):
             if i == 1:
