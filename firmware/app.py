@@ -5,6 +5,7 @@ its own deadlines), the serial command reader and the event writer.
 
 import asyncio
 import gc
+import select
 import sys
 import time
 
@@ -26,6 +27,7 @@ import version
 import commands
 import features
 
+CMD_POLL_MS = 5            # how often the command reader looks at the USB serial
 S1 = pins.IN_SHUTTER_HALF
 S2 = pins.IN_SHUTTER_FULL
 AFON = pins.IN_AF_ON
@@ -185,21 +187,47 @@ class App:
         return self.commands.apply_quiet(changes)
 
     async def _commands(self):
+        """Serial commands, one line each. Bytes are taken one at a time and only when
+        stdin polls readable: on rp2 a readline() blocks the whole event loop from a
+        line's first byte to its newline (docs/virtual_pico.md), and one non-UTF-8 byte
+        would raise inside it. A line longer than MAX_LINE, or not text, gets one error
+        reply; the next line works."""
         handler = self.commands
-        reader = asyncio.StreamReader(sys.stdin)
+        inp = getattr(sys.stdin, "buffer", sys.stdin)
+        poller = select.poll()
+        poller.register(inp, select.POLLIN)
+        buf = bytearray(protocol.MAX_LINE + 1)
+        n = 0
+        over = False
         while True:
-            line = await reader.readline()
-            if not line:
-                await asyncio.sleep_ms(50)
+            if not poller.poll(0):
+                await asyncio.sleep_ms(CMD_POLL_MS)
                 continue
-            if isinstance(line, bytes):
-                try:
-                    line = line.decode()
-                except UnicodeError:
-                    self.out.error("?", "command is not text")
-                    continue
-            if line.strip():
-                handler.run(line)
+            b = inp.read(1)
+            if not b:
+                await asyncio.sleep_ms(CMD_POLL_MS)
+                continue
+            c = b[0]
+            if c != 10 and c != 13:
+                if n < len(buf):
+                    buf[n] = c
+                    n += 1
+                else:
+                    over = True
+                continue
+            line = bytes(buf[:n])
+            n = 0
+            if over:
+                over = False
+                self.out.error("?", "command longer than %d characters" % protocol.MAX_LINE)
+                continue
+            try:
+                text = line.decode()
+            except UnicodeError:
+                self.out.error("?", "command is not text (UTF-8)")
+                continue
+            if text.strip():
+                handler.run(text)
                 self._kick(self.step())
 
     def boot_report(self):

@@ -145,3 +145,19 @@ def test_ctrl_c_stops_the_firmware_as_on_a_board():
     assert res.stats["usb_interrupts"] == 1
     assert any("KeyboardInterrupt" in line for line in res.raw_lines)
     assert tr.value_at("cam_shutter", 299e6) == 0 and tr.value_at("motor_en", 299e6) == 0
+
+
+def test_command_reader_survives_bad_bytes_and_never_waits_for_a_newline():
+    res, _ = run({"duration_ms": 400, "serial": [
+        {"at_ms": 10, "hex": "636166e90a"},                  # caf\xe9\n: not UTF-8
+        cmd(20, "ping"),
+        {"at_ms": 30, "hex": "41" * 10000 + "0a"},           # 10 kB without a newline
+        {"at_ms": 60, "cmd": "status", "typing_ms": 20},     # typed by a person
+        cmd(80, "ping")]})                                   # arrives mid-typing
+    errs = [e["error"] for e in res.events if e.get("re") == "?"]
+    assert errs == ["command is not text (UTF-8)", "command longer than 200 characters"]
+    pings = res.replies("ping")
+    assert len(pings) == 2 and res.replies("status")[0]["ok"]
+    # the reader takes bytes as they come: the second ping is answered while "status" is
+    # still being typed (no readline() blocking the event loop until a newline)
+    assert pings[1]["t"] < res.replies("status")[0]["t"]
