@@ -193,7 +193,7 @@ class App:
         would raise inside it. A line longer than MAX_LINE, or not text, gets one error
         reply; the next line works."""
         handler = self.commands
-        inp = getattr(sys.stdin, "buffer", sys.stdin)
+        inp = sys.stdin.buffer
         poller = select.poll()
         poller.register(inp, select.POLLIN)
         buf = bytearray(protocol.MAX_LINE + 1)

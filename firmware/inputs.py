@@ -137,17 +137,21 @@ class Inputs:
                 continue
             need = self.glitch_us if self.pending[i] else self.debounce_us
             st = machine.disable_irq()
+            # pin first, then the clock, both with IRQs off: a level seen here is stamped
+            # no earlier than it happened (the step's `now` can be older: an IRQ or the
+            # contact itself can come between any two bytecodes)
+            level = 1 if self.pins[i].value() == self.actives[i] else 0
+            now = time.ticks_us()  # type: ignore  (a ticks value is an int)
             age = time.ticks_diff(now, self.last_edge[i])
             if age >= need:
                 self.dirty[i] = 0
-                level = 1 if self.pins[i].value() == self.actives[i] else 0
                 self.pending[i] = 0
                 if level != self.state[i]:
                     self._accept(i, level, now)
                     # an accepted transition opens a lock-out window of its own: the
                     # contact may only now be starting to bounce
                     self.dirty[i] = 1
-                    self.last_edge[i] = now
+                    self.last_edge[i] = now  # type: ignore
                 machine.enable_irq(st)
                 if self.dirty[i]:
                     ms = (self.debounce_us + 999) // 1000

@@ -151,7 +151,7 @@ class Out:
             for i in range(n - 1, CHUNK - 1):
                 buf[i] = 32
             buf[CHUNK - 1] = 10
-            out.write(buf)
+            out.write(bytes(buf))
             pos = len(line)
             self.sent += 1
 

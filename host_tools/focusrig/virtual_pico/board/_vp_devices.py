@@ -92,8 +92,8 @@ class Contacts:
 
     def _next(self, _):
         while self._i < self._n and self._rec(self._i)[0] <= K.now:
-            _, gpio, level = self._rec(self._i)
-            K.drive_input(gpio, level)
+            t, gpio, level = self._rec(self._i)
+            K.drive_input(gpio, level, t)       # at its own time, even if handled late
             self._advance()
         self._schedule()
 

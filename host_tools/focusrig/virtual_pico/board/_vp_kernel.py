@@ -192,6 +192,8 @@ class Kernel:
             _vphook.set_alarm(-1)
             return
         c = (nxt - self.now + self.ns_per_cycle - 1) // self.ns_per_cycle
+        if c < 1:
+            c = 1       # already due (e.g. held back by a running handler): next bytecode
         _vphook.set_alarm(c if c < 0x3FFFFFFF else 0x3FFFFFFF)
 
     def _on_alarm(self):
