@@ -157,7 +157,13 @@ class Pin:
 
 
 class UART:
-    """UART with a simulated device attached by the board setup (K.uart_devices[id])."""
+    """UART with a simulated device attached by the board setup (K.uart_devices[id]).
+
+    Reads wait as ports/rp2/machine_uart.c does (v1.28.0): for the first byte up to
+    `timeout` ms, after each byte up to `timeout_char` ms, at least one character time
+    rounded up to whole ms (:406-410), counted in whole ticks_ms with `elapsed > timeout`
+    (:599-621): so a read asking for more than any() has waits 1-2 ms at 115200 baud,
+    and an empty read with timeout=0 waits for the next ms tick."""
 
     INV_TX = 1
     INV_RX = 2
@@ -178,6 +184,10 @@ class UART:
 
     def init(self, baudrate=115200, bits=8, parity=None, stop=1, **kw):
         self.baudrate = baudrate
+        self.timeout = kw.get("timeout", 0)
+        tc = kw.get("timeout_char", 0)
+        least = 13000 // baudrate + 1           # machine_uart.c:407
+        self.timeout_char = tc if tc > least else least
 
     def deinit(self):
         K.uarts.pop(self._id, None)
@@ -197,30 +207,52 @@ class UART:
             dev.pump(self)
 
     def any(self):
+        w = K.hw()
         self._pump()
+        K.hw_done(w)
         return self._n
 
     def read(self, n=-1):
         self._pump()
-        if self._n == 0:
-            return None
-        if n < 0 or n > self._n:
-            n = self._n
+        if n < 0:
+            n = self._n             # read(): what is there (rp2 reads until the timeout)
+            if n == 0:
+                return None
         out = bytearray(n)
-        self.readinto(out, n)
-        return bytes(out)
+        got = self.readinto(out, n)
+        return bytes(out[:got]) if got else None
+
+    def _wait_byte(self, start_ms, timeout):
+        """machine_uart.c:601-617: wait until a byte is there or `timeout` whole ms
+        have passed since start_ms; time and IRQs go on meanwhile."""
+        while True:
+            self._pump()
+            if self._n:
+                return True
+            if (K.ticks_ms() - start_ms) & 0x3FFFFFFF > timeout:
+                return False
+            nxt = (K.now // 1000000 + 1) * 1000000         # the next ms tick
+            ev = K.next_event_ns()
+            K.advance_to(ev if 0 <= ev < nxt else nxt)
 
     def readinto(self, buf, nbytes=-1):
-        self._pump()
+        w = K.hw()
         n = len(buf) if nbytes < 0 else nbytes
-        if n > self._n:
-            n = self._n
         size = len(self._rx)
-        for i in range(n):
-            buf[i] = self._rx[self._head]
+        start = K.ticks_ms()
+        timeout = self.timeout
+        got = 0
+        while got < n:
+            if not self._wait_byte(start, timeout):
+                break
+            buf[got] = self._rx[self._head]
             self._head = (self._head + 1) % size
-        self._n -= n
-        return n if n else None
+            self._n -= 1
+            got += 1
+            start = K.ticks_ms()             # inter-character timeout from here
+            timeout = self.timeout_char
+        K.hw_done(w)
+        return got if got else None
 
     def write(self, buf):
         dev = K.uart_devices.get(self._id)
