@@ -62,7 +62,11 @@ class App:
                                    pins.ACTIVE_MOTOR_EN, self.freq, timing)
         self.motion = motion.Motion(self.gen, self._motion_cfg(), self._motion_event)
         self.trigger = trigger.Trigger(self.p_focus, self.p_shutter,
-                                       pins.ACTIVE_CAM_FOCUS, pins.ACTIVE_CAM_SHUTTER)
+                                       pins.ACTIVE_CAM_FOCUS, pins.ACTIVE_CAM_SHUTTER,
+                                       Pin(pins.SHUTTER_FULL, Pin.IN, Pin.PULL_UP),
+                                       pins.ACTIVE_SHUTTER_FULL, self.freq,
+                                       hw_shutter=self.cfg["glitch_us"] == 0,
+                                       s2_settled=self._s2_settled)
         self.uart = UART(pins.LIDAR_UART, baudrate=pins.LIDAR_BAUD,
                          tx=Pin(pins.LIDAR_TX), rx=Pin(pins.LIDAR_RX))
         self.lidar = lidar.Lidar(self.uart, self.cfg["lidar_min_amp"])
@@ -84,6 +88,10 @@ class App:
         c = dict(self.cfg)
         c["_wake_us"] = self.wake_us
         return c
+
+    def _s2_settled(self):
+        inp = getattr(self, "inputs", None)         # (not yet while the parts are built)
+        return inp is not None and not inp.dirty[S2]
 
     # ---- interrupt hook: the full-press fast path --------------------------------------
     def _isr_hook(self, idx, state, t):
@@ -125,6 +133,7 @@ class App:
         w = self.inputs.settle(now)
         for t, idx, st in self.inputs.events():
             self._input(t, idx, st)
+        self.trigger.rearm()
         if self.lidar.poll():
             self.focus.on_reading(time.ticks_us())
         w = earliest(w, self.motion.service())

@@ -123,6 +123,7 @@ class Commands:
         a.wake_us = wake
         a.motion.configure(a._motion_cfg())
         a.inputs.configure(new["debounce_ms"], new["glitch_us"])
+        a.trigger.hw = new["glitch_us"] == 0 and a.trigger._s2 is not None
         a.lidar.min_amp = new["lidar_min_amp"]
         a.cal.set(new["lens_cal"])
         a.focus.configure(new)

@@ -300,7 +300,7 @@ class FocusMachine:
 
     def update_armed(self):
         """Precompute whether a full press may fire inside its interrupt handler."""
-        self.trigger.armed = self.can_fire() and not self.s2_held
+        self.trigger.arm(self.can_fire() and not self.s2_held)
 
     def _fire(self, t, why):
         if self.trigger.fire():

@@ -1,51 +1,119 @@
 """Camera trigger lines (through PC817 optocouplers): focus (half-press) and shutter
 (release), with the shutter pulse length, and the interrupt-time fast path.
 
-`armed` is decided by the focus/shutter state machine whenever its state changes; when
-it is set, a full press fires in the shutter button's hard IRQ handler itself (no trip
-through the main loop), which is what keeps press-to-exposure under 0.1 ms. The main
-loop later sees `fired_in_irq`, reports the exposure and ends the pulse.
+`arm()` is called by the focus/shutter state machine whenever its state changes; while
+armed, a PIO state machine (pio_shutter.py) drives the lines at the S2 contact edge
+itself, tens of ns after it closes: the optocoupler, not the software, is the limit. The
+S2 hard IRQ handler then accounts for the exposure (`fire_irq`), the main loop reports it
+(`fired_in_irq`) and ends the pulse. With the glitch filter on, the IRQ handler fires
+instead, once the contact has held (about 120-250 us after it closes on a Pico).
 """
 
 import time
 
+from micropython import const
+
+SHUTTER_SM = const(4)       # PIO1 state machine 0 (the step generator has PIO0)
+
 
 class Trigger:
-    def __init__(self, focus_pin, shutter_pin, focus_active, shutter_active):
-        self._focus = focus_pin
-        self._shutter = shutter_pin
+    """focus_pin / shutter_pin: the two camera lines, the shutter on the GPIO after the
+    focus line. s2_pin / s2_active: the full-press contact the PIO watches. freq: the
+    state machine clock. hw_shutter: fire from PIO (False: from the IRQ handler, used
+    with the glitch filter, which must see a contact hold before it counts)."""
+
+    def __init__(self, focus_pin, shutter_pin, focus_active, shutter_active, s2_pin=None,
+                 s2_active=0, freq=125000000, hw_shutter=True, s2_settled=None):
+        import rp2
+        import pio_shutter
         self._fon = focus_active
         self._son = shutter_active
-        focus_pin.value(1 - focus_active)       # inactive first
-        shutter_pin.value(1 - shutter_active)
+        self._s2 = s2_pin
+        self._s2_active = s2_active
+        self._s2_settled = s2_settled   # fn() -> True once S2's debounce window closed
+        self._sm = rp2.StateMachine(SHUTTER_SM, pio_shutter.shutter_program, freq=freq,
+                                    in_base=s2_pin, set_base=focus_pin)
+        # set-pins opcodes by (focus on, shutter on), active levels applied
+        self._ops = [pio_shutter.set_lines_opcode(self._bits(f, sh))
+                     for sh in (0, 1) for f in (0, 1)]
+        self.hw = hw_shutter and s2_pin is not None and s2_active == 0
+        self._lines(0, 0)                       # inactive first
         self.pulse_us = 100000
         self.armed = False
+        self.sm_armed = False        # the state machine waits for S2
         self.firing = False          # shutter line asserted
         self.fired_at = 0            # ticks_us of the current exposure
         self.fired_in_irq = False    # set by the IRQ fast path, cleared by the main loop
         self.focus_wanted = False    # half-press held (or AF-ON in shutter-wake use)
         self.frames = 0
 
+    def _bits(self, focus, shutter):
+        f = self._fon if focus else 1 - self._fon
+        s = self._son if shutter else 1 - self._son
+        return f | s << 1
+
+    def _lines(self, focus, shutter):
+        self._sm.exec(self._ops[(1 if focus else 0) + (2 if shutter else 0)])
+
+    # ---- arming (main loop) ---------------------------------------------------------------
+    def arm(self, on):
+        """May a full press fire at once? With hw, the state machine then watches S2; it is
+        not started while S2 is closed (a button held since boot never fires) or still
+        bouncing after a release (a bounce is not a press): rearm() retries later."""
+        self.armed = on
+        s2 = self._s2
+        want = (on and self.hw and not self.firing and s2 is not None
+                and s2.value() != self._s2_active
+                and (self._s2_settled is None or self._s2_settled()))
+        if want and not self.sm_armed:
+            sm = self._sm
+            while sm.rx_fifo():
+                sm.get()
+            sm.restart()
+            sm.active(1)
+            self.sm_armed = True
+        elif not want and self.sm_armed:
+            self._sm.active(0)
+            self.sm_armed = False
+
+    def rearm(self):
+        """Main loop: start the state machine if arming had to wait for S2 to settle."""
+        if self.armed and not self.sm_armed and self.hw:
+            self.arm(True)
+
+    def _pio_fired(self):
+        return self._sm.rx_fifo() > 0
+
     # ---- IRQ fast path (no allocation) --------------------------------------------------
     def fire_irq(self, t):
-        if self.armed and not self.firing:
-            self._focus.value(self._fon)
-            self._shutter.value(self._son)
-            self.firing = True
-            self.fired_at = t
-            self.fired_in_irq = True
-            self.armed = False
-            self.frames += 1
-            return True
-        return False
+        """The full press was accepted in its IRQ handler at t: account for the exposure
+        the state machine made at the contact edge, or (IRQ firing) make it now."""
+        if self.firing:
+            return False
+        if self._pio_fired():
+            self._sm.active(0)                  # lines stay on; the CPU ends the pulse
+            self._sm.get()
+            self.sm_armed = False
+        elif self.armed and not self.sm_armed:
+            self._lines(1, 1)
+        else:
+            return False
+        self.firing = True
+        self.fired_at = t
+        self.fired_in_irq = True
+        self.armed = False
+        self.frames += 1
+        return True
 
     # ---- main loop ----------------------------------------------------------------------
     def fire(self):
         """Start an exposure now (main loop). Returns False when one is in progress."""
         if self.firing:
             return False
-        self._focus.value(self._fon)
-        self._shutter.value(self._son)
+        if self.sm_armed:
+            self._sm.active(0)
+            self.sm_armed = False
+        self._lines(1, 1)
         self.firing = True
         self.fired_at = time.ticks_us()
         self.frames += 1
@@ -54,7 +122,7 @@ class Trigger:
     def focus(self, on):
         self.focus_wanted = on
         if not self.firing:
-            self._focus.value(self._fon if on else 1 - self._fon)
+            self._lines(on, 0)
 
     def service(self, now):
         """End the shutter pulse when due. Returns ms until then (-1 when idle)."""
@@ -63,14 +131,13 @@ class Trigger:
         left = self.pulse_us - time.ticks_diff(now, self.fired_at)
         if left > 0:
             return (left + 999) // 1000
-        self._shutter.value(1 - self._son)
-        if not self.focus_wanted:
-            self._focus.value(1 - self._fon)
+        self._lines(self.focus_wanted, 0)
         self.firing = False
         return -1
 
     def release_all(self):
-        self._shutter.value(1 - self._son)
-        self._focus.value(1 - self._fon)
+        self._sm.active(0)
+        self.sm_armed = False
+        self._lines(0, 0)
         self.firing = False
         self.armed = False

@@ -291,3 +291,37 @@ def _init_pins(base, inits):
         v = inits[i]
         K.gpio_is_out[g] = bool(v & 2)
         K.drive_output(g, v & 1)
+
+
+def _in_hw(name, arity):
+    """Wrap a StateMachine method as board code: on a Pico it is C and allocates nothing
+    even in a hard IRQ handler; here its Python runs with the handler's heap lock lifted
+    (Kernel.hw). Fixed arity: *args would allocate before the lock is lifted."""
+    f = getattr(StateMachine, name)
+    if arity == 0:
+        def w(self):
+            h = K.hw()
+            try:
+                return f(self)
+            finally:
+                K.hw_done(h)
+    elif arity == 1:
+        def w(self, a=None):
+            h = K.hw()
+            try:
+                return f(self) if a is None and name != "exec" else f(self, a)
+            finally:
+                K.hw_done(h)
+    else:
+        def w(self, a=None, b=0):
+            h = K.hw()
+            try:
+                return f(self, a, b)
+            finally:
+                K.hw_done(h)
+    setattr(StateMachine, name, w)
+
+
+for _n, _a in (("active", 1), ("restart", 0), ("exec", 1), ("put", 2), ("get", 2),
+               ("rx_fifo", 0), ("tx_fifo", 0)):
+    _in_hw(_n, _a)
