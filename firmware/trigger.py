@@ -33,6 +33,7 @@ class Trigger:
         self._s2_settled = s2_settled   # fn() -> True once S2's debounce window closed
         self._sm = rp2.StateMachine(SHUTTER_SM, pio_shutter.shutter_program, freq=freq,
                                     in_base=s2_pin, set_base=focus_pin)
+        self._sm.active(1)          # waits disarmed; exec'd line changes work in any state
         # set-pins opcodes by (focus on, shutter on), active levels applied
         self._ops = [pio_shutter.set_lines_opcode(self._bits(f, sh))
                      for sh in (0, 1) for f in (0, 1)]
@@ -69,11 +70,10 @@ class Trigger:
             sm = self._sm
             while sm.rx_fifo():
                 sm.get()
-            sm.restart()
-            sm.active(1)
+            sm.put(1)
             self.sm_armed = True
         elif not want and self.sm_armed:
-            self._sm.active(0)
+            self._sm.restart()
             self.sm_armed = False
 
     def rearm(self):
@@ -91,8 +91,7 @@ class Trigger:
         if self.firing:
             return False
         if self._pio_fired():
-            self._sm.active(0)                  # lines stay on; the CPU ends the pulse
-            self._sm.get()
+            self._sm.get()                      # it holds the lines on; the CPU ends the pulse
             self.sm_armed = False
         elif self.armed and not self.sm_armed:
             self._lines(1, 1)
@@ -111,7 +110,7 @@ class Trigger:
         if self.firing:
             return False
         if self.sm_armed:
-            self._sm.active(0)
+            self._sm.restart()
             self.sm_armed = False
         self._lines(1, 1)
         self.firing = True
@@ -138,6 +137,6 @@ class Trigger:
     def release_all(self):
         self._sm.active(0)
         self.sm_armed = False
-        self._lines(0, 0)
+        self._lines(0, 0)               # (exec works on a stopped state machine too)
         self.firing = False
         self.armed = False

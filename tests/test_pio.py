@@ -600,3 +600,19 @@ def test_stepgen_imports_and_runs_under_micropython():
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["200", str(0xB026)]
+
+
+def test_shutter_line_opcodes_match_the_assembler():
+    stub = types.ModuleType("micropython")
+    stub.const = lambda v: v
+    saved = sys.modules.get("micropython")
+    sys.modules["micropython"] = stub
+    try:
+        import pio_shutter
+    finally:
+        if saved is None:
+            del sys.modules["micropython"]
+        else:
+            sys.modules["micropython"] = saved
+    for bits in range(4):
+        assert pio_shutter.set_lines_opcode(bits) == asm_pio_encode("set(pins, %d)" % bits, 0)
