@@ -11,6 +11,7 @@ instead, once the contact has held (about 120-250 us after it closes on a Pico).
 
 import time
 
+import machine
 from micropython import const
 
 SHUTTER_SM = const(4)       # PIO1 state machine 0 (the step generator has PIO0)
@@ -107,7 +108,11 @@ class Trigger:
     # ---- main loop ----------------------------------------------------------------------
     def fire(self):
         """Start an exposure now (main loop). Returns False when one is in progress."""
-        if self.firing:
+        # with IRQs off: the S2 handler (fire_irq) checks and sets the same state, and an
+        # IRQ can land between any two bytecodes (else one exposure could count twice)
+        irq = machine.disable_irq()
+        if self.firing or self._pio_fired():
+            machine.enable_irq(irq)
             return False
         if self.sm_armed:
             self._sm.restart()
@@ -116,6 +121,7 @@ class Trigger:
         self.firing = True
         self.fired_at = time.ticks_us()
         self.frames += 1
+        machine.enable_irq(irq)
         return True
 
     def focus(self, on):

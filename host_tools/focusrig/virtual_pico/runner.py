@@ -148,7 +148,7 @@ class Result:
 
 
 def run(s, workdir=None, heap=HEAP, timeout=600, extra_setup=None, host_not_reading=False,
-        progress=None):
+        progress=None, firmware_dir=FIRMWARE_DIR):
     """Run a validated scenario dict `s`; returns a Result. host_not_reading: the USB
     serial's host holds the port open without reading until the end (a stuck host
     program): the board's 256-byte TX FIFO fills and stays full."""
@@ -157,16 +157,16 @@ def run(s, workdir=None, heap=HEAP, timeout=600, extra_setup=None, host_not_read
     workdir = workdir or tempfile.mkdtemp(prefix="vpico-")
     try:
         return _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading,
-                    progress)
+                    progress, firmware_dir)
     finally:
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading=False,
-         progress=None):
+         progress=None, firmware_dir=FIRMWARE_DIR):
     flash = os.path.join(workdir, "flash")
-    prepare_flash(flash, s["config"])
+    prepare_flash(flash, s["config"], firmware_dir=firmware_dir)
     edges, logical = scn.edges(s, sigs)
     trace_path = os.path.join(workdir, "trace.bin")
     stats_path = os.path.join(workdir, "stats.json")
