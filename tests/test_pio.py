@@ -35,26 +35,26 @@ STEP, DIR = 2, 3
 NS = 8  # ns per cycle at 125 MHz
 
 
-def _import_stepgen():
-    """Import firmware/stepgen.py on CPython: `micropython.const` is stubbed only while the
+def _import_firmware(name):
+    """Import a firmware module on CPython: `micropython.const` is stubbed only while the
     module loads (the kernel was imported first and keeps seeing CPython)."""
-    if "stepgen" in sys.modules:
-        return sys.modules["stepgen"]
+    if name in sys.modules:
+        return sys.modules[name]
     stub = types.ModuleType("micropython")
     stub.const = lambda v: v
     saved = sys.modules.get("micropython")
     sys.modules["micropython"] = stub
     try:
-        import stepgen
+        mod = __import__(name)
     finally:
         if saved is None:
             del sys.modules["micropython"]
         else:
             sys.modules["micropython"] = saved
-    return stepgen
+    return mod
 
 
-stepgen = _import_stepgen()
+stepgen = _import_firmware("stepgen")
 PROG = stepgen.step_program
 
 
@@ -603,16 +603,6 @@ def test_stepgen_imports_and_runs_under_micropython():
 
 
 def test_shutter_line_opcodes_match_the_assembler():
-    stub = types.ModuleType("micropython")
-    stub.const = lambda v: v
-    saved = sys.modules.get("micropython")
-    sys.modules["micropython"] = stub
-    try:
-        import pio_shutter
-    finally:
-        if saved is None:
-            del sys.modules["micropython"]
-        else:
-            sys.modules["micropython"] = saved
+    pio_shutter = _import_firmware("pio_shutter")
     for bits in range(4):
         assert pio_shutter.set_lines_opcode(bits) == asm_pio_encode("set(pins, %d)" % bits, 0)
