@@ -10,6 +10,7 @@ examples:
   focusrig run scenarios/portrait.json --vcd portrait.vcd --log portrait.jsonl
   focusrig run my.json --vcd out.vcd --summary
   focusrig run scenarios/portrait.json --target rp2040 --vcd rp.vcd --log rp.jsonl
+  focusrig run my.json --target rp2040 --jig --vcd jig.vcd   # jig on a 2nd emulated RP2040
   focusrig run my.json --port /dev/ttyACM0 --jig /dev/ttyACM1 --vcd hil.vcd
 """
 
@@ -28,7 +29,10 @@ def add_arguments(p):
     p.add_argument("--log", metavar="OUT.jsonl", help="write the firmware's event lines here")
     p.add_argument("--summary", action="store_true", help="print latency / focus / error figures")
     p.add_argument("--port", help="hardware-in-the-loop: the rig's serial port")
-    p.add_argument("--jig", help="hardware-in-the-loop: the test jig's serial port")
+    p.add_argument("--jig", nargs="?", const="emulated", metavar="PORT",
+                   help="hardware-in-the-loop: the test jig's serial port; with --target "
+                        "rp2040 and no PORT: the jig firmware on a second emulated RP2040, "
+                        "wired pin to pin (the trace comes from its capture)")
     p.add_argument("--target", choices=("vpico", "rp2040"), default="vpico",
                    help="emulated target: the virtual Pico (default) or the official "
                         "MicroPython UF2 on an emulated RP2040 (docs/targets.md)")
@@ -36,8 +40,15 @@ def add_arguments(p):
 
 def run(args):
     s = scn.load(args.scenario)
-    if args.port or args.jig:
-        if not (args.port and args.jig):
+    if args.target == "rp2040" and args.jig == "emulated" and not args.port:
+        from ..rp2040 import Rp2040Error
+        from ..rp2040 import jig_run
+        try:
+            res, tr, _ = jig_run.run(s)
+        except Rp2040Error as e:
+            raise UserError(str(e)) from None
+    elif args.port or args.jig:
+        if not (args.port and args.jig) or args.jig == "emulated":
             raise UserError("hardware-in-the-loop needs both --port (the rig) and --jig (the test jig)")
         from ..hil import run_hil
         res, tr = run_hil(s, args.port, args.jig)
