@@ -520,6 +520,7 @@ class Wizard:
 
     # ---- write
     def write(self, table):
+        """Send the table; returns (the table the board holds, its config reply)."""
         line = config_line(table)
         reply = self.b.command(line, timeout=self.timeout)
         if "error" in reply:
@@ -533,7 +534,7 @@ class Wizard:
         if [[float(a), int(b)] for a, b in got or []] != [[float(a), int(b)] for a, b in table]:
             raise CalibrationError(f"the board holds {json.dumps(got)} instead of the table sent: "
                                    "run calibrate again")
-        return got, bool(reply.get("saved"))
+        return got, reply
 
 
 class _NotNow(Exception):

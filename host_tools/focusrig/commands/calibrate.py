@@ -122,8 +122,9 @@ def run(args):
         if args.dry_run:
             print("dry run: not written; the command would be: " + cal.config_line(table), flush=True)
             return 0
-        got, saved = wiz.write(table)
-        print(f"wrote lens_cal to the board ({'saved to flash' if saved else 'saved when the lens stops'}):",
+        from .config import save_state
+        got, reply = wiz.write(table)
+        print(f"wrote lens_cal to the board ({save_state(reply)}):",
               flush=True)
         print(cal.format_table(got, "lens_cal on the board"), flush=True)
     return 0

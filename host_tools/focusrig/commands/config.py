@@ -59,6 +59,15 @@ def run(args):
         print(f"{reply['key']} = {json.dumps(reply['value'])}")
     else:
         changed = ", ".join(reply.get("changed", [])) or "nothing"
-        saved = "saved" if reply.get("saved") else "will be saved when the lens stops"
+        saved = save_state(reply)
         print(f"changed: {changed} ({saved})")
     return 0
+
+
+def save_state(reply):
+    """How a config reply says the flash write went, in words (docs/protocol.md)."""
+    if reply.get("saved"):
+        return "saved to flash"
+    if reply.get("pending"):
+        return "will be saved when the lens stops and the shutter closes"
+    return "active until restart, NOT saved: " + str(reply.get("why") or "the flash write failed")
