@@ -190,9 +190,6 @@ def test_smoke_servo_burst():
     assert abs(tr.value_at("lens_pos", 1400e6) - cal_steps(1500)) <= 2
 
 
-@pytest.mark.xfail(strict=True, reason="open: on the rp2040 target the PIO shutter edge of "
-                   "the second bouncy press is stamped 1.5 us before its contact edge "
-                   "(harness input timing or a bounce of the previous release)")
 def test_smoke_bouncy_full_press():
     res, tr = run({"duration_ms": 1400, "config": {"debounce_ms": 10},
                    "subject_mm": [[0, 1500]], "seed": 11,
@@ -304,10 +301,7 @@ def _pairs(tr, sig):
     return list(zip(tr.rising(sig), tr.falling(sig)))
 
 
-@pytest.mark.parametrize("name", ["portrait", pytest.param("halfpress", marks=pytest.mark.xfail(
-    strict=True, reason="open: on the rp2040 target the focus-priority shot is reported "
-    "(exposure event) but the shutter line does not rise after the PIO shutter change; "
-    "the same shot fires on the virtual Pico and a `shoot` fires on both"))])
+@pytest.mark.parametrize("name", ["portrait", "halfpress"])
 def test_cross_check_same_scenario_both_targets(name):
     from focusrig.commands.demo import SCEN_DIR
     from focusrig.virtual_pico import runner as vp

@@ -81,10 +81,12 @@ export class Board {
       const toAlarm = clock.nextAlarm ? clock.nextAlarm.nanos - clock.nanos : Infinity;
       if (toAlarm > 0 && toAlarm < chunk) chunk = toAlarm;
       const t0 = clock.nanos;
-      clock.tick(chunk);
       const n = Math.max(1, Math.round(chunk / this.nsPerCycle));
+      // the PIO first: its cycles up to the chunk's end must not see an input that the
+      // alarm at that end changes (that made a PIO edge up to 2 us early)
       pio.tick(n, (c) => { this.stampNs = t0 + (c + 1) * this.nsPerCycle; });
       this.stampNs = -1;
+      clock.tick(chunk);
       left -= chunk;
     }
   }

@@ -16,6 +16,8 @@
 // stall that resolves consumes that cycle. `onCycle(ns)` is called before each stepped
 // cycle so pin changes can be stamped with their exact emulated time.
 
+const SM_INSTR_OFFSET = 0x0d8 - 0x0c8; // SM0_INSTR relative to SM0_CLKDIV (RP2040 datasheet 3.7)
+
 // rp2040js's WaitType values (not exported by the package)
 const WaitType = { txFIFO: 3, Out: 5 };
 
@@ -34,6 +36,16 @@ export function installClockedPio(rp2040, enabled = true) {
       };
       sm.clkDivRestart = function () {
         this._acc = 0;
+      };
+      // An instruction written to SMx_INSTR (MicroPython's sm.exec) runs at once and its
+      // pin writes reach the pads at once, on silicon. rp2040js executes it at once but
+      // tells the GPIOs only from its stepping loop (RPPIO.step -> checkChangedPins); a
+      // state machine stalled on its TX FIFO is not stepped here, so the CPU's `set pins`
+      // would never show on a pad (found by focusrig's PIO shutter).
+      const write = sm.writeUint32.bind(sm);
+      sm.writeUint32 = function (offset, value) {
+        write(offset, value);
+        if (offset === SM_INSTR_OFFSET) pio.checkChangedPins();
       };
       machines.push(sm);
     }
