@@ -63,6 +63,8 @@ def print_table(name, s, res, sm, vcd, out=sys.stdout):
         lat = f"{e['latency_us']:.1f} us" if e["latency_us"] is not None else "(burst)"
         if e["latency_us"] is not None and e["latency_us"] >= 1000:
             lat = f"{e['latency_us'] / 1000:.1f} ms"
+        elif e["latency_us"] is not None and e["latency_us"] < 1:
+            lat = f"{e['latency_us'] * 1000:.0f} ns"          # the PIO shutter
         tgt = f"{e['target']:.1f}" if e["target"] is not None else "-"
         err = f"{e['error']:+.1f} steps" if e["error"] is not None else "-"
         w(f"   {e['frame']:>5}   {e['t_ns'] / 1e6:>7.1f}   {lat:>15}   {e['lens_pos']:>8}   {tgt:>6}   {err:>12}\n")
