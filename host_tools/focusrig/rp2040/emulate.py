@@ -24,6 +24,7 @@ import tty
 
 from .. import pinmap as pinmap_mod
 from .. import scenario as scn
+from ..rig_control import RigControl
 from . import BOOTROM_NAME, JS_DIR, UF2_NAME, board_file, check_ready
 from . import flashfs
 
@@ -40,7 +41,7 @@ def default_flash_image():
     return os.path.join(base, "focusrig", "rp2040-flash.img")
 
 
-class Emulator:
+class Emulator(RigControl):
     """One emulated Pico (the official UF2) behind a pseudo-terminal.
 
     em = Emulator(image); path = em.start(); while ...: em.step(); em.close()"""
@@ -54,8 +55,8 @@ class Emulator:
         self.subject_mm = float(subject_mm)
         self.scenario = scenario
         self.user_ctl = control
-        self._ctl_pos = 0
-        self._ctl_buf = b""
+        self._user_ctl_pos = 0
+        self._user_ctl_buf = b""
         self.held_inputs = set()
         self._rng = random.Random(1)
         self.proc = None
@@ -89,7 +90,7 @@ class Emulator:
         os.set_blocking(self.umfd, False)
         if self.user_ctl:
             try:
-                self._ctl_pos = os.path.getsize(self.user_ctl)
+                self._user_ctl_pos = os.path.getsize(self.user_ctl)
             except OSError:
                 open(self.user_ctl, "ab").close()
         self._stderr = open(os.path.join(self.work, "serve.err"), "wb")
@@ -244,49 +245,6 @@ class Emulator:
         self.subject_mm = float(mm)
         self._send({"k": "subject", "points": [[0, self.subject_mm]]})
 
-    def control_line(self, line):
-        """press NAME [HOLD_MS [BOUNCE_MS [AT_MS]]] | down NAME | up NAME | subject MM |
-        play SCENARIO.json (the virtual Pico's control language)."""
-        parts = line.split()
-        if not parts or parts[0].startswith("#"):
-            return
-        cmd, args = parts[0], parts[1:]
-        if cmd == "press" and 1 <= len(args) <= 4:
-            nums = [float(x) for x in args[1:]] + [200.0, 0.0, 0.0][len(args) - 1:]
-            self.press(args[0], *nums)
-        elif cmd in ("down", "up") and len(args) == 1:
-            self.set_input(args[0], cmd == "down")
-        elif cmd == "subject" and len(args) == 1:
-            self.set_subject(float(args[0]))
-        elif cmd == "play" and len(args) == 1:
-            self.play(scn.load(args[0]))
-        else:
-            raise ValueError(f"bad control line {line.strip()!r}: use press NAME [HOLD_MS [BOUNCE_MS "
-                             "[AT_MS]]], down NAME, up NAME, subject MM or play SCENARIO.json")
-
-    def _poll_user_ctl(self):
-        if not self.user_ctl:
-            return
-        try:
-            size = os.path.getsize(self.user_ctl)
-        except OSError:
-            return
-        if size < self._ctl_pos:
-            self._ctl_pos = 0
-        if size == self._ctl_pos:
-            return
-        with open(self.user_ctl, "rb") as f:
-            f.seek(self._ctl_pos)
-            data = f.read(size - self._ctl_pos)
-        self._ctl_pos += len(data)
-        self._ctl_buf += data
-        while b"\n" in self._ctl_buf:
-            line, self._ctl_buf = self._ctl_buf.split(b"\n", 1)
-            try:
-                self.control_line(line.decode("utf-8", "replace"))
-            except (ValueError, OSError, scn.ScenarioError) as e:
-                self.log(f"control: {e}")
-
 
 def prepare_image(image, firmware=False, mpy=True):
     """With firmware=True, put the firmware into the image (created when missing) as
@@ -298,4 +256,3 @@ def prepare_image(image, firmware=False, mpy=True):
         vp.prepare_flash(tmp, None, mpy=mpy)
         flashfs.add_files(image, tmp)
     return image
-

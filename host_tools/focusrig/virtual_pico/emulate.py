@@ -40,6 +40,7 @@ import tty
 
 from .. import pinmap as pinmap_mod
 from .. import scenario as scn
+from ..rig_control import RigControl
 from .runner import BOARD_DIR, DRIVER_MODELS, HEAP as runner_HEAP, VirtualPicoError, micropython_cmd, write_setup
 
 EXIT_HARD_RESET = 99          # _vp_boot: machine.reset()
@@ -81,7 +82,7 @@ def _set_ctty():
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-class Emulator:
+class Emulator(RigControl):
     """One virtual Pico behind a pseudo-terminal.
 
     em = Emulator(flash_dir); path = em.start(); em.serve(stop_event_fn); em.close()
@@ -457,52 +458,6 @@ class Emulator:
     def set_subject(self, mm):
         self.subject_mm = float(mm)
         self._kernel_cmd("subject " + json.dumps([[time.time_ns(), float(mm)]]))
-
-    def control_line(self, line):
-        """One line of the user's control language:
-            press NAME [HOLD_MS [BOUNCE_MS [AT_MS]]]   down NAME   up NAME   subject MM
-            play SCENARIO.json"""
-        parts = line.split()
-        if not parts or parts[0].startswith("#"):
-            return
-        cmd = parts[0]
-        if cmd == "press" and 2 <= len(parts) <= 5:
-            hold = float(parts[2]) if len(parts) > 2 else 200.0
-            bounce = float(parts[3]) if len(parts) > 3 else 0.0
-            at = float(parts[4]) if len(parts) > 4 else 0.0
-            self.press(parts[1], hold, bounce, at)
-        elif cmd in ("down", "up") and len(parts) == 2:
-            self.set_input(parts[1], cmd == "down")
-        elif cmd == "subject" and len(parts) == 2:
-            self.set_subject(float(parts[1]))
-        elif cmd == "play" and len(parts) == 2:
-            self.play(scn.load(parts[1]))
-        else:
-            raise ValueError(f"bad control line {line.strip()!r}: use press NAME [HOLD_MS [BOUNCE_MS [AT_MS]]], "
-                             "down NAME, up NAME, subject MM or play SCENARIO.json")
-
-    def _poll_user_ctl(self):
-        if not self.user_ctl:
-            return
-        try:
-            size = os.path.getsize(self.user_ctl)
-        except OSError:
-            return
-        if size < self._user_ctl_pos:
-            self._user_ctl_pos = 0          # truncated: start over
-        if size == self._user_ctl_pos:
-            return
-        with open(self.user_ctl, "rb") as f:
-            f.seek(self._user_ctl_pos)
-            data = f.read(size - self._user_ctl_pos)
-        self._user_ctl_pos += len(data)
-        self._user_ctl_buf += data
-        while b"\n" in self._user_ctl_buf:
-            line, self._user_ctl_buf = self._user_ctl_buf.split(b"\n", 1)
-            try:
-                self.control_line(line.decode("utf-8", "replace"))
-            except (ValueError, OSError, scn.ScenarioError) as e:
-                self.log(f"control: {e}")
 
     # ---- the relay loop ------------------------------------------------------------------
     def step(self, timeout=0.05, extra_fds=()):
