@@ -15,9 +15,9 @@ import tty
 
 from .. import scenario as scn
 from ..cli import UserError
+from ..commands.emulate import handle_key      # one key map for both targets
 from . import Rp2040Error, flashfs
 
-KEYS = {"a": "af_on", "h": "shutter_half", "f": "shutter_full", "n": "jog_near", "m": "jog_far"}
 
 
 def run(args):
@@ -89,7 +89,7 @@ def run(args):
                 keys = False
                 continue
             for c in text:
-                bounce = _key(em, c, bounce, log, stop)
+                bounce = handle_key(em, c, bounce, log, stop)
     except KeyboardInterrupt:
         pass
     finally:
@@ -97,26 +97,3 @@ def run(args):
             termios.tcsetattr(0, termios.TCSADRAIN, old_tty)
         em.close()
     return 0
-
-
-def _key(em, c, bounce, log, stop):
-    if c in ("q", "\x04"):
-        stop.append(0)
-    elif c in KEYS:
-        em.press(KEYS[c], 250 if c != "f" else 150, bounce)
-        log(f"press {KEYS[c]}" + (f" (bounce {bounce:g} ms)" if bounce else ""))
-    elif c.lower() in KEYS:
-        name = KEYS[c.lower()]
-        down = name not in em.held_inputs
-        em.set_input(name, down)
-        if name == "shutter_full":
-            em.set_input("shutter_half", down)
-        log(f"{name} {'held' if down else 'let go'}")
-    elif c == "b":
-        bounce = 0.0 if bounce else 3.0
-        log(f"contact bounce {bounce:g} ms")
-    elif c in "+-":
-        mm = max(100.0, em.subject_mm * (1.25 if c == "+" else 0.8))
-        em.set_subject(round(mm))
-        log(f"subject {round(mm)} mm")
-    return bounce
