@@ -8,6 +8,7 @@ Position bookkeeping: `planner.pos` is where the lens will be once every queued 
 run; `pos_now()` is where it is now, from the schedule of words handed to the PIO.
 """
 
+from array import array
 from micropython import const
 import time
 
@@ -17,6 +18,7 @@ from waits import ms_until
 
 _US_PER_S = const(1000000)
 TRACK_HORIZON_US = const(4000)   # servo: queue at most this much motion ahead
+QN = const(16)                   # words in flight at most (FIFO 8 + the one running)
 MOVE_HORIZON_US = const(24000)   # moves: enough to ride out a GC pause, short enough
                                  # that a stop or a new target acts within ~25 ms
 
@@ -29,14 +31,21 @@ class Motion:
         self._cyc_per_us = gen.freq // _US_PER_S
         self.on_event = on_event        # fn(name, **fields)
         self._speed_cap = 0.0           # temporary speed limit (homing, eased pulls)
-        self.plan = pl.Planner(cfg["max_speed"], cfg["accel"],
-                               tol_s=cfg.get("step_error_us", 2) / 1e6)
+        self.plan = pl.Planner(cfg["max_speed"], cfg["accel"], freq=gen.freq,
+                               tol_s=cfg["step_error_us"] / 1e6)
         self.configure(cfg)
-        self._carry = 0.0               # cycles owed to / by the next word
-        self._q = []                    # [end_ticks_us, pos_after] of words in flight
-        self._q_end = time.ticks_us()   # when the last pushed word finishes
-        self._q_rem = 0                 # cycles past _q_end not yet a whole us
-        self._rise_us = sg.STEP_WORD_RISE / (gen.freq / _US_PER_S)
+        self._carry = 0                 # cycles owed to (+) or by (-) the next word
+        # words in flight, a ring of QN: end (ticks_us), position after, signed steps,
+        # start (ticks_us), period (cycles); preallocated: no heap per word
+        self._q_end = array("i", bytes(4 * QN))
+        self._q_pos = array("i", bytes(4 * QN))
+        self._q_n = array("i", bytes(4 * QN))
+        self._q_start = array("i", bytes(4 * QN))
+        self._q_per = array("i", bytes(4 * QN))
+        self._qh = 0                    # oldest word
+        self._qc = 0                    # words in the ring
+        self._end = time.ticks_us()     # when the last pushed word finishes
+        self._rem = 0                   # cycles past _end not yet a whole us
         self._extra_dwell = 0           # wake-up cycles to add to the next DIR word
         self.moving = False
         self._legs = []                 # remaining targets of a multi-leg move (backlash)
@@ -47,6 +56,8 @@ class Motion:
         self._trk_t = 0
         self.enabled = False
         self.fault = None               # e.g. "limit": motion refused until cleared
+        self.underruns = 0              # words that found the PIO already idle mid-motion
+        self.late_us = 0                # total time the PIO waited for them
         self._idle_since = time.ticks_ms()
 
     def configure(self, cfg):
@@ -142,9 +153,9 @@ class Motion:
         """Declare the lens to be at `pos` (homing). Only at rest."""
         if self.moving:
             return False
-        self.plan = _fresh_planner(self.plan, pos)
+        self.plan = self.plan.fresh(pos)
         self.last_pos = pos
-        self._q = []
+        self._qc = 0
         return True
 
     def halt(self):
@@ -158,10 +169,10 @@ class Motion:
         sm.active(1)
         now = time.ticks_us()
         pos = self.pos_now(now)
-        self.plan = _fresh_planner(self.plan, pos)
-        self._q = []
-        self._q_end = now
-        self._carry = 0.0
+        self.plan = self.plan.fresh(pos)
+        self._qc = 0
+        self._end = now
+        self._carry = 0
         self._legs = []
         self._finish(pos, "halt")
 
@@ -175,17 +186,19 @@ class Motion:
         if now is None:
             now = time.ticks_us()
         pos = self.last_pos
-        for w in self._q:
-            if time.ticks_diff(now, w[0]) >= 0:
-                pos = w[1]
+        i = self._qh
+        for _ in range(self._qc):
+            if time.ticks_diff(now, self._q_end[i]) >= 0:
+                pos = self._q_pos[i]
+                i = (i + 1) & (QN - 1)
                 continue
-            n = w[2]
+            n = self._q_n[i]
             if n:
-                into = time.ticks_diff(now, w[3]) - self._rise_us
-                k = int(into / w[4]) + 1 if into >= 0 else 0
+                into = time.ticks_diff(now, self._q_start[i]) * self._cyc_per_us - sg.STEP_WORD_RISE
+                k = into // self._q_per[i] + 1 if into >= 0 else 0
                 if k > abs(n):
                     k = abs(n)
-                pos = w[1] - (n - k if n > 0 else n + k)
+                pos = self._q_pos[i] - (n - k if n > 0 else n + k)
             break
         return pos
 
@@ -200,14 +213,18 @@ class Motion:
             self._extra_dwell = self.wake_us * self._cyc_per_us
         if not self.moving:
             self.moving = True
+            self.underruns = 0
+            self.late_us = 0
             self.on_event("motion_start", pos=self.pos_now(), target=target, reason=reason)
 
     def service(self):
         """Top up the FIFO. Returns ms until it wants to run again (-1: nothing to do)."""
         now = time.ticks_us()
-        q = self._q
-        while q and time.ticks_diff(now, q[0][0]) >= 0:
-            self.last_pos = q.pop(0)[1]
+        q_end = self._q_end
+        while self._qc and time.ticks_diff(now, q_end[self._qh]) >= 0:
+            self.last_pos = self._q_pos[self._qh]
+            self._qh = (self._qh + 1) & (QN - 1)
+            self._qc -= 1
         if not self.moving:
             if (self.enabled and self.idle_disable_ms > 0 and
                     time.ticks_diff(time.ticks_ms(), self._idle_since) >= self.idle_disable_ms):
@@ -217,93 +234,92 @@ class Motion:
         gen = self.gen
         plan = self.plan
         tracking = plan.mode == pl.MODE_TRACK
-        while gen.room() > 0:
+        while gen.room() > 0 and self._qc < QN:
+            ahead = time.ticks_diff(self._end, now)
             if tracking:
-                start = self._q_end if time.ticks_diff(self._q_end, now) > 0 else now
-                if time.ticks_diff(start, now) > TRACK_HORIZON_US:
+                if ahead > TRACK_HORIZON_US:
                     break
-                ahead = time.ticks_diff(start, self._trk_t) / 1e6
-                x = self._trk_x + self._trk_v * ahead
+                x = self._trk_x + self._trk_v * (
+                    time.ticks_diff(self._end if ahead > 0 else now, self._trk_t) / 1e6)
                 if x < self.min_pos:
                     x = self.min_pos
                 elif x > self.max_pos:
                     x = self.max_pos
                 plan.tgt_x = x
-            elif time.ticks_diff(self._q_end, now) > MOVE_HORIZON_US:
+            elif ahead > MOVE_HORIZON_US:
                 break
             before = plan.pos
+            resting = plan.at_rest
             seg = plan.next_segment()
             if seg is None:
                 if self._legs:
                     self.plan.move_to(self._legs.pop(0))
                     continue
                 break
+            if ahead < 0 and not resting:
+                self.underruns += 1             # the PIO ran dry in the middle of a motion
+                self.late_us -= ahead
             self._push(seg, now, plan.pos - before)
         if self.plan.idle() and not self._legs:
-            if time.ticks_diff(now, self._q_end) >= 0:
+            if time.ticks_diff(now, self._end) >= 0:
                 self._finish(self.plan.pos, "done")
                 return -1
-            return ms_until(now, self._q_end)
+            return ms_until(now, self._end)
         if tracking:
-            d = time.ticks_diff(self._q_end, now) - TRACK_HORIZON_US // 2
+            d = time.ticks_diff(self._end, now) - TRACK_HORIZON_US // 2
             return 1 if d <= 1000 else (d + 999) // 1000
         # wake when about half the FIFO or half the horizon has drained
-        k = len(q)
-        idx = k - 5 if k > 5 else 0
-        w = ms_until(now, q[idx][0]) if q else 1
-        h = (time.ticks_diff(self._q_end, now) - MOVE_HORIZON_US // 2) // 1000
+        k = self._qc
+        w = ms_until(now, q_end[(self._qh + k - 5) & (QN - 1)]) if k > 5 else (
+            ms_until(now, q_end[self._qh]) if k else 1)
+        h = (time.ticks_diff(self._end, now) - MOVE_HORIZON_US // 2) // 1000
         return h if 0 < h < w else (w if w > 0 else 1)
 
     def _push(self, seg, now, signed):
         t = self.timing
-        kind, arg, secs = seg
-        w = secs * self.freq + self._carry
+        kind, arg, cyc = seg
+        carry = self._carry
         if kind == pl.SEG_DIR:
-            cyc = int(w + 0.5)
-            d = cyc - sg.DIR_WORD_OVERHEAD
+            d = cyc + carry - sg.DIR_WORD_OVERHEAD
             dmin = t.min_dwell + self._extra_dwell
             if d < dmin:
                 d = dmin
             self._extra_dwell = 0
-            cyc = d + sg.DIR_WORD_OVERHEAD
+            dur = d + sg.DIR_WORD_OVERHEAD
+            carry += cyc - dur
             word = sg.dir_word(arg, d)
-            steps = 0
+            per = 0
         else:
             n = arg
-            p = int((w - sg.STEP_WORD_RISE) / n + 0.5)
-            if p < self._p_floor:
-                p = self._p_floor       # rounding never makes a step faster than max_speed
-            elif p > t.max_period:
-                p = t.max_period
-            cyc = sg.STEP_WORD_RISE + n * p
-            word = sg.step_word(n, p - t.h - sg.STEP_OVERHEAD)
-            steps = n
-        self._carry = w - cyc
-        if self._carry > 1000.0 or self._carry < -1000.0:
-            self._carry = 0.0      # a pad (setup, wake) the profile cannot absorb
+            adj = carry - sg.STEP_WORD_RISE
+            per = cyc + adj // n
+            if per < self._p_floor:
+                per = self._p_floor     # rounding never makes a step faster than max_speed
+            elif per > t.max_period:
+                per = t.max_period
+            dur = sg.STEP_WORD_RISE + n * per
+            carry += n * cyc - dur
+            word = sg.step_word(n, per - t.h - sg.STEP_OVERHEAD)
+        if carry > 1000 or carry < -1000:
+            carry = 0               # a pad (setup, wake) the profile cannot absorb
+        self._carry = carry
         self.gen.push(word)
-        start = self._q_end if time.ticks_diff(self._q_end, now) > 0 else now
-        tot = self._q_rem + cyc
+        start = self._end if time.ticks_diff(self._end, now) > 0 else now
+        tot = self._rem + dur
         us = tot // self._cyc_per_us
-        self._q_rem = tot - us * self._cyc_per_us
-        self._q_end = time.ticks_add(start, us)
-        # [end, position after, signed steps, start, period in us]; planner.pos already
-        # counts the steps of the segment it just returned
-        period_us = (cyc - sg.STEP_WORD_RISE) / (steps * self._cyc_per_us) if steps else 0.0
-        self._q.append([self._q_end, self.plan.pos, signed, start, period_us])
+        self._rem = tot - us * self._cyc_per_us
+        self._end = time.ticks_add(start, us)
+        i = (self._qh + self._qc) & (QN - 1)
+        self._qc += 1
+        self._q_end[i] = self._end
+        self._q_pos[i] = self.plan.pos
+        self._q_n[i] = signed
+        self._q_start[i] = start
+        self._q_per[i] = per
 
     def _finish(self, pos, why):
         self.moving = False
         self.last_pos = pos
         self._idle_since = time.ticks_ms()
-        self.on_event("motion_stop", pos=pos, why=why,
-                      clamped=self.clamped)
-
-
-
-def _fresh_planner(old, pos):
-    p = pl.Planner(old.vmax, old.a, old.chunk_s, old.tol_s)
-    p.jerk = old.jerk
-    p.pos = pos
-    p.target = pos
-    return p
+        self.on_event("motion_stop", pos=pos, why=why, clamped=self.clamped,
+                      underruns=self.underruns, late_us=self.late_us)

@@ -3,7 +3,8 @@ reads one move per line as JSON [start, distance, max_speed, accel, jerk, max_se
 runs the firmware's planner to the end and prints one JSON line:
     [end_error, step_error, segments, seconds, shortest_period_ratio, finished]
 end_error: final position - target; step_error: signed steps emitted - distance;
-shortest_period_ratio: min over segments of (period * max_speed) (>= 1 within limits).
+shortest_period_ratio: min over segments of (period * max_speed) (>= 1 within limits);
+segment times are PIO cycles at the planner's clock.
 """
 
 import json
@@ -19,27 +20,24 @@ def run(start, d, v, a, j, cap):
     p.move_to(start + d)
     segs = 0
     steps = 0
-    t = 0.0
-    comp = 0.0              # Kahan: the total of many float32 segment times
+    t = 0                   # PIO cycles (an int: exact)
     dirn = 1
     shortest = 1e9
     while segs < cap:
         s = p.next_segment()
         if s is None:
-            return [p.pos - start - d, steps - d, segs, t, shortest, True]
+            return [p.pos - start - d, steps - d, segs, t / p.freq, shortest, True]
         segs += 1
         if s[0] == pl.SEG_DIR:
             dirn = 1 if s[1] else -1
+            t += s[2]
         else:
             steps += dirn * s[1]
-            r = s[2] / s[1] * v
+            t += s[1] * s[2]
+            r = (s[2] + 1) * v / p.freq          # a cycle of rounding allowed
             if s[1] > 1 and r < shortest:
                 shortest = r
-        y = s[2] - comp
-        tt = t + y
-        comp = (tt - t) - y
-        t = tt
-    return [p.pos - start - d, steps - d, segs, t, shortest, False]
+    return [p.pos - start - d, steps - d, segs, t / p.freq, shortest, False]
 
 
 while True:
