@@ -26,8 +26,10 @@ import protocol
 import version
 import commands
 import features
+import watchdog
 
 CMD_POLL_MS = 5            # how often the command reader looks at the USB serial
+GC_IDLE_BYTES = 16384      # collect when idle once this much was allocated since the last
 S1 = pins.IN_SHUTTER_HALF
 S2 = pins.IN_SHUTTER_FULL
 AFON = pins.IN_AF_ON
@@ -51,8 +53,10 @@ class App:
         self.out = protocol.Out(self.clock)
         self.cfg, note = config.load()
         self.boot_note = note
+        self.wd = watchdog.Watchdog(self.cfg["watchdog_ms"])    # fed by _ticker
         self.save_pending = False
         self._ticker_task = None
+        self._gc_after = 0              # collect when idle and mem_alloc() passes this
         self._tick_due = time.ticks_ms()
         self.freq = machine.freq()
         timing, wake = driver_timing(self.cfg, self.freq)
@@ -74,6 +78,7 @@ class App:
         self.cal = lenscal.LensCal(self.cfg["lens_cal"])
         self.focus = focus.FocusMachine(self.cfg, self.motion, self.trigger, self.lidar,
                                         self.cal, self.out)
+        self.focus.group.set_led(self.p_led, pins.ACTIVE_LED)    # depth-of-field answers
         self.flag = asyncio.ThreadSafeFlag()
         in_pins = [Pin(g, Pin.IN, Pin.PULL_UP) for g in pins.INPUT_GPIOS]
         self.inputs = inputs.Inputs(pins.INPUT_NAMES, in_pins, pins.INPUT_ACTIVES,
@@ -127,10 +132,11 @@ class App:
     def step(self):
         """Do everything that is due. Returns ms until something else will be."""
         now = time.ticks_us()
+        w = self.motion.service()       # first: the step FIFO holds ~2 ms at a fast start
         self.clock.update(now)
         for t, idx, st in self.inputs.events():
             self._input(t, idx, st)
-        w = self.inputs.settle(now)
+        w = earliest(w, self.inputs.settle(now))
         for t, idx, st in self.inputs.events():
             self._input(t, idx, st)
         self.trigger.rearm()
@@ -171,13 +177,22 @@ class App:
         while True:
             try:
                 w = self.step()
+                self.wd.service(not self.out.q)     # feed (or the test hook's hang)
                 busy = self.motion.busy() or self.focus.af_running() or self.trigger.firing
+                if not busy and gc.mem_alloc() > self._gc_after:
+                    self._collect()         # now, where a pause cannot hurt
                 cap = 2 if busy else 10
                 d = cap if w < 0 or w > cap else w
                 self._tick_due = time.ticks_add(time.ticks_ms(), d)
                 await asyncio.sleep_ms(d)
             except asyncio.CancelledError:
                 pass                    # kicked: run step() now
+
+    def _collect(self):
+        """Collect while nothing moves or fires, before the heap fills: the pause (a few ms
+        on an RP2040) then never falls inside a move or a shot (docs/motion.md)."""
+        gc.collect()
+        self._gc_after = gc.mem_alloc() + GC_IDLE_BYTES
 
     def _kick(self, w):
         """After a step() outside the ticker: wake it if w (ms) comes before its wake."""
@@ -243,12 +258,14 @@ class App:
         gc.collect()
         self.out.event("boot", version=version.VERSION, protocol=version.PROTOCOL,
                        config=self.boot_note or "config.json loaded",
+                       reset_cause=watchdog.reset_cause(), watchdog_ms=self.wd.timeout_ms,
                        mem_alloc=gc.mem_alloc(), mem_free=gc.mem_free(),
                        held=[self.inputs.names[i] for i in range(self.inputs.n)
                              if self.inputs.held_at_boot[i]])
 
     async def run(self):
         self.boot_report()
+        self._collect()
         asyncio.create_task(self.out.writer())
         asyncio.create_task(self._irq_waker())
         asyncio.create_task(self._commands())
@@ -276,6 +293,9 @@ def main():
     app = App()
     try:
         asyncio.run(app.run())
+    except KeyboardInterrupt:
+        app.wd.stop()           # the user wants the REPL: no reset under their hands
+        raise
     finally:
         app.trigger.release_all()
         app.gen.enable(False)

@@ -47,8 +47,10 @@ class Commands:
 
     def c_status(self, args):
         a = self.app
+        t0 = time.ticks_us()
         gc.collect()
-        a.out.reply("status", state=focus.STATE_NAMES[a.focus.state],
+        gc_us = time.ticks_diff(time.ticks_us(), t0)
+        a.out.reply("status", gc_us=gc_us, state=focus.STATE_NAMES[a.focus.state],
                     pos=a.motion.pos_now(), target=a.motion.target(),
                     moving=a.motion.busy(), enabled=a.motion.enabled,
                     mm=a.lidar.mm, lidar_frames=a.lidar.frames,
@@ -83,7 +85,11 @@ class Commands:
             self.apply({key: value})
             return
         if sub == "reset":
-            self.apply(dict(config.DEFAULTS))
+            # the reply names only the keys whose value the reset changes
+            old = a.cfg
+            changed = [k for k in config.DEFAULTS if old.get(k) != config.DEFAULTS[k]]
+            a.out.reply("config", changed=sorted(changed),
+                        **self.apply_quiet(dict(config.DEFAULTS)))
             return
         raise protocol.ProtocolError("config: unknown subcommand '%s'" % sub[:20])
 
@@ -163,6 +169,32 @@ class Commands:
             raise protocol.ProtocolError("shoot: an exposure is in progress")
         a.focus._fire(_now(), "command")
         a.out.reply("shoot", frame=a.trigger.frames)
+
+    def c_test(self, args):
+        """TEST HOOKS, not for a camera: `test hang` stops the service loop for good (the
+        watchdog must reset the board: firmware/watchdog.py)."""
+        a = self.app
+        if args != ["hang"]:
+            raise protocol.ProtocolError("test: the only test hook is 'test hang'")
+        if a.wd.wdt is None:
+            raise protocol.ProtocolError("test hang: refused, the watchdog is off (watchdog_ms 0)")
+        a.wd.hang_requested = True
+        a.out.reply("test", hang=True, watchdog_ms=a.wd.timeout_ms)
+
+    def c_hyperfocal(self, args):
+        """`hyperfocal [N]`: focus at the hyperfocal distance for f/N (default `aperture`)."""
+        a = self.app
+        n = protocol.json_value(args[0]) if args else 0
+        if len(args) > 1 or isinstance(n, bool) or not isinstance(n, (int, float)) \
+                or not (n == 0 or 0.5 <= n <= 256):
+            raise protocol.ProtocolError("hyperfocal: use 'hyperfocal' (the aperture set) or "
+                                         "'hyperfocal N' with an f-number from 0.5 to 256")
+        locked = a.extras.motion_locked() if a.extras else None
+        if locked:
+            raise protocol.ProtocolError("hyperfocal: refused, " + locked)
+        r = a.focus.hyperfocal(_now(), "serial", n)
+        a.out.reply("hyperfocal", focus=r["focus"], near=r["near"], fnumber=r["fnumber"],
+                    target=a.focus.target, clamped=r["clamped"])
 
     def _extras(self, name, args):
         a = self.app

@@ -15,7 +15,7 @@ TMP_FILE = "config.tmp"
 SCHEMA = {
     # behaviour (contract names)
     "focus_mode": ("bbf", "enum:bbf|shutter", 0, 0),
-    "af_mode": ("one_shot", "enum:one_shot|servo", 0, 0),
+    "af_mode": ("one_shot", "enum:one_shot|servo|group", 0, 0),
     "priority": ("release", "enum:release|focus", 0, 0),
     "drive": ("single", "enum:single|continuous", 0, 0),
     "shutter_pulse_ms": (100, "int", 5, 2000),
@@ -37,7 +37,7 @@ SCHEMA = {
     "dir_setup_ns": (0, "int", 0, 100000),
     "enable_wake_us": (-1, "int", -1, 100000),
     "idle_disable_ms": (0, "int", 0, 3600000),
-    "step_error_us": (2, "num", 0.1, 100),
+    "step_error_us": (10, "num", 0.1, 100),
     "jerk": (0, "num", 0, 1e12),
     "backlash_steps": (0, "int", 0, 10000),
     "backlash_dir": (1, "enum:1|-1", 0, 0),
@@ -62,6 +62,16 @@ SCHEMA = {
     "settle_ms": (200, "int", 0, 60000),
     "stack_shots": (1, "int", 1, 100),
     "stack_return": (True, "bool", 0, 0),
+    # optics: depth of field, group focus, hyperfocal (docs/dof.md)
+    "focal_mm": (50, "num", 1, 2000),
+    "sensor": ("ff", "sensor", 0, 0),                  # coc preset: ff 30, apsc 20, m43 15 um
+    "coc_um": (0, "num", 0, 500),                      # 0 = the sensor preset
+    "aperture": (0, "fnum", 0, 256),                   # the f-number set on the lens, 0/null = not set
+    "max_fnumber": (22, "num", 0.5, 256),              # the lens's smallest aperture
+    "group_window_ms": (3000, "int", 0, 60000),
+    "hyperfocal_tap_ms": (350, "int", 0, 2000),        # AF-ON double tap, 0 = off
+    # reliability: the hardware watchdog's timeout (ms, 0 = off; from the next boot)
+    "watchdog_ms": (2000, "int", 0, 8388),
 }
 
 DEFAULTS = {k: v[0] for k, v in SCHEMA.items()}
@@ -75,6 +85,12 @@ DRIVERS = {
     "tmc2209": (100, 100, 20, 0),
 }
 PIO_OVERHEAD_NS = 40        # the step loop's 5 fixed cycles at 125 MHz
+
+
+# sensor preset names as typed -> the preset (circle of confusion: dof.SENSOR_COC_UM)
+SENSOR_NAMES = {"ff": "ff", "fullframe": "ff", "full": "ff", "fx": "ff", "35mm": "ff",
+                "apsc": "apsc", "dx": "apsc", "m43": "m43", "mft": "m43",
+                "microfourthirds": "m43", "fourthirds": "m43"}
 
 
 def driver_pulses(cfg):
@@ -131,6 +147,15 @@ def check_value(key, v):
         return v
     if kind == "cal":
         return check_cal(key, v, lo, hi)
+    if kind == "fnum":                                  # optional: null = 0 = not set
+        return 0 if v is None else _num(key, v, lo, hi, False)
+    if kind == "sensor":
+        w = v.lower().replace("-", "").replace("_", "").replace(" ", "") \
+            if isinstance(v, str) else None
+        if w not in SENSOR_NAMES:
+            raise ConfigError("%s: must be ff (full frame), apsc (APS-C) or m43 (Micro Four "
+                              "Thirds), got %s" % (key, _show(v)))
+        return SENSOR_NAMES[w]
     if kind == "marks":
         if not isinstance(v, dict):
             raise ConfigError("%s: must be an object of mark name to position" % key)
@@ -180,6 +205,14 @@ def check_all(cfg):
         raise ConfigError("shutter_pulse_ms must be shorter than one burst frame (1000 / burst_fps ms)")
     if cfg["home_slow_speed"] > cfg["home_speed"]:
         raise ConfigError("home_slow_speed must not exceed home_speed")
+    for k, least in (("coc_um", 1), ("aperture", 0.5)):
+        if 0 < cfg[k] < least:
+            raise ConfigError("%s: must be 0 (%s) or at least %s, got %s"
+                              % (k, "the sensor preset" if k == "coc_um" else "not set",
+                                 least, cfg[k]))
+    if cfg["aperture"] > cfg["max_fnumber"]:
+        raise ConfigError("aperture f/%s is beyond the lens's smallest aperture max_fnumber "
+                          "f/%s" % (cfg["aperture"], cfg["max_fnumber"]))
     hi, lo, _, _ = driver_pulses(cfg)
     fastest = 1000000000 // (hi + lo + PIO_OVERHEAD_NS)
     if cfg["max_speed"] > fastest:
@@ -205,6 +238,8 @@ def load(path=CONFIG_FILE):
         return dict(DEFAULTS), "no %s: using defaults" % path
     except ValueError:
         return dict(DEFAULTS), "%s is corrupt: using defaults" % path
+    except Exception as e:  # noqa: BLE001 - MemoryError etc.: boot on defaults all the same
+        return dict(DEFAULTS), "%s unreadable (%s): using defaults" % (path, type(e).__name__)
     if not isinstance(raw, dict):
         return dict(DEFAULTS), "%s is not an object: using defaults" % path
     try:

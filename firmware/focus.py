@@ -9,10 +9,19 @@ AF states (the transition table `AF_TABLE` below is the behaviour, read it first
     LOCKED    one-shot AF: focus achieved; the lens stays put until the next AF start
     TRACKING  servo AF: following the subject while AF is held
     STOPPING  servo AF released: braking within `accel`, then IDLE
+    GATHER    group AF (af_mode "group"): AF-ON held, every distance measured is kept
+              (sweep across the group; a press within group_window_ms of the last
+              release adds to it: tap the nearest, then the farthest). On release the
+              lens goes where the depth of field spans the group (groupfocus.py), then
+              FOCUSING and LOCKED as in one-shot
 
 One-shot AF runs to its end once started, so a tap of AF-ON is enough: it reports focus
 achieved (and locks) or an AF error after focus_timeout_ms; releasing the button early
 changes nothing. Servo AF runs while the button is held.
+
+A quick double tap of AF-ON (the second press within hyperfocal_tap_ms of the first,
+which was a tap) focuses at the hyperfocal distance for `aperture` instead, in any
+af_mode (as the `hyperfocal` command does): FOCUSING, then LOCKED.
 
 Who starts AF: AF-ON always; with focus_mode "shutter" the half press (S1) too. With
 focus_mode "bbf" the half press only holds the camera's focus line (wake / meter).
@@ -25,13 +34,16 @@ one frame per press; "continuous": frames at burst_fps while held.
 from micropython import const
 import time
 
+from groupfocus import GroupFocus
+
 IDLE = const(0)
 ACQUIRE = const(1)
 FOCUSING = const(2)
 LOCKED = const(3)
 TRACKING = const(4)
 STOPPING = const(5)
-STATE_NAMES = ("idle", "acquire", "focusing", "locked", "tracking", "stopping")
+GATHER = const(6)
+STATE_NAMES = ("idle", "acquire", "focusing", "locked", "tracking", "stopping", "gather")
 
 # AF events
 E_START = const(0)      # AF-ON press (or S1 in shutter mode)
@@ -55,6 +67,8 @@ AF_TABLE = {
     (TRACKING, E_END): "release_servo",
     (TRACKING, E_TIMEOUT): "lost",
     (STOPPING, E_MOVED): "to_idle",
+    (GATHER, E_READING): "gather",
+    (GATHER, E_END): "group_focus",
 }
 
 FRESH_US = const(30000)        # servo: a reading this recent starts tracking at once
@@ -92,6 +106,7 @@ class FocusMachine:
         self.burst_due = 0           # us after burst_t0 of the next frame
         self.burst_on = False
         self.blocked = False         # stacking or homing owns the camera
+        self.group = GroupFocus(cfg, out)
         self.configure(cfg)
 
     def configure(self, cfg):
@@ -99,6 +114,7 @@ class FocusMachine:
         self.trigger.pulse_us = cfg["shutter_pulse_ms"] * 1000
         self.frame_us = int(1000000 / cfg["burst_fps"])
         self.tol = cfg["focus_tolerance"]
+        self.group.configure(cfg)
         self.update_armed()
 
     # ---- the AF machine ------------------------------------------------------------------
@@ -118,9 +134,16 @@ class FocusMachine:
         self.deadline_armed = True
         self.achieved_reported = False
         self.lost_reported = False
-        servo = self.cfg["af_mode"] == "servo"
-        self.out.event("af_start", t, mode=self.cfg["af_mode"], source=self.af_source)
-        if servo:
+        mode = self.cfg["af_mode"]
+        self.out.event("af_start", t, mode=mode, source=self.af_source)
+        if mode == "group":
+            self.deadline_armed = False     # hold as long as the sweep takes
+            self.group.begin(time.ticks_ms())
+            self.lidar.poll()
+            self.seq0 = self.lidar.seq
+            self._set(GATHER, t)
+            return
+        if mode == "servo":
             self.have_est = False
             self._set(TRACKING, t)
             mm = self.lidar.fresh(t, FRESH_US)
@@ -137,7 +160,9 @@ class FocusMachine:
     def _focus_on_reading(self, t):
         if self.lidar.seq == self.seq0:
             return                  # no usable reading has arrived since AF started
-        mm = self.lidar.mm
+        self._drive(self.lidar.mm, t)
+
+    def _drive(self, mm, t):
         # af_target (stamped with the reading's time) goes out before the move's
         # motion_start (stamped now): event lines stay in time order
         self.target = self.motion.clamp(int(self.cal.steps_for(mm) + 0.5))
@@ -160,7 +185,7 @@ class FocusMachine:
 
     def _fail(self, t):
         self.deadline_armed = False
-        why = "no_target" if self.state == ACQUIRE else "timeout"
+        why = "no_target" if self.state in (ACQUIRE, GATHER) else "timeout"
         self.out.event("af_error", t, why=why, after_ms=self.cfg["focus_timeout_ms"])
         if self.state == FOCUSING:
             self.motion.stop()
@@ -237,8 +262,47 @@ class FocusMachine:
     def _to_idle(self, t):
         self._set(IDLE, t)
 
+    # ---- depth of field: group and hyperfocal (groupfocus.py) -----------------------------
+    def _gather(self, t):
+        if self.lidar.seq != self.seq0:     # measured after the press
+            self.group.add(self.lidar.mm)
+
+    def _group_focus(self, t):
+        g = self.group
+        g.end(time.ticks_ms())
+        r = g.solve(self.cal)
+        self.af_t0 = t
+        self.deadline_armed = True
+        if r is None:
+            self._fail(t)                   # nothing usable measured: no_target
+            return
+        g.report(t, r)
+        self._drive(r["focus"], t)
+
+    def hyperfocal(self, t, source, fnum=0):
+        """Focus at the hyperfocal distance for f-number fnum (default `aperture`).
+        Raises ValueError (nothing changed) without an aperture."""
+        r = self.group.hyperfocal(self.cal, fnum)
+        self.group.clear()
+        self.af_source = source
+        self.af_t0 = t
+        self.deadline_armed = True
+        self.achieved_reported = False
+        self.out.event("af_start", t, mode="hyperfocal", source=source)
+        self.group.report(t, r)
+        self._drive(r["focus"], t)
+        self.update_armed()
+        return r
+
     # ---- buttons ------------------------------------------------------------------------
     def af_button(self, pressed, t, source):
+        if source == "af_on" and self.group.double_tap(pressed, t):
+            try:
+                self.hyperfocal(t, "double_tap")
+            except ValueError:
+                self.out.event("af_error", t, why="no_aperture", after_ms=0)
+                self.group.blink("beyond_lens")
+            return
         if pressed:
             self.af_source = source
             self.af(E_START, t)
@@ -280,7 +344,7 @@ class FocusMachine:
 
     # ---- shutter --------------------------------------------------------------------------
     def af_running(self):
-        return self.state in (ACQUIRE, FOCUSING, TRACKING)
+        return self.state in (ACQUIRE, FOCUSING, TRACKING, GATHER)
 
     def can_fire(self):
         if self.trigger.firing or self.blocked:
@@ -292,7 +356,7 @@ class FocusMachine:
             return True
         if st == TRACKING:
             return self.in_tol
-        if st in (ACQUIRE, FOCUSING):
+        if st in (ACQUIRE, FOCUSING, GATHER):
             return False
         # AF not running: in bbf mode the shutter is independent of AF; in shutter mode a
         # full press always starts AF first
@@ -329,8 +393,11 @@ class FocusMachine:
         elif self.state == TRACKING and self.have_est:
             if self.lidar.age_us(now) > self.cfg["focus_timeout_ms"] * 1000:
                 self.af(E_TIMEOUT, now)
-        if self.state == ACQUIRE:
+        if self.state == ACQUIRE or self.state == GATHER:
             wait = ACQUIRE_POLL_MS          # pick the frame up as soon as it is in
+        led = self.group.service(time.ticks_ms())
+        if led >= 0 and (wait < 0 or led < wait):
+            wait = led
         if self.burst_on and self.s2_held:
             left = self.burst_due - time.ticks_diff(now, self.burst_t0)
             if left <= 0 and not self.trigger.firing:

@@ -58,6 +58,7 @@ class Motion:
         self.fault = None               # e.g. "limit": motion refused until cleared
         self.underruns = 0              # words that found the PIO already idle mid-motion
         self.late_us = 0                # total time the PIO waited for them
+        self._announce = None           # motion_start (pos, target, reason) not yet said
         self._idle_since = time.ticks_ms()
 
     def configure(self, cfg):
@@ -215,7 +216,14 @@ class Motion:
             self.moving = True
             self.underruns = 0
             self.late_us = 0
-            self.on_event("motion_start", pos=self.pos_now(), target=target, reason=reason)
+            # said once the first words are in the FIFO: the lens starts before the host hears
+            self._announce = (self.pos_now(), target, reason)
+
+    def _announced(self):
+        a = self._announce
+        if a is not None:
+            self._announce = None
+            self.on_event("motion_start", pos=a[0], target=a[1], reason=a[2])
 
     def service(self):
         """Top up the FIFO. Returns ms until it wants to run again (-1: nothing to do)."""
@@ -226,10 +234,14 @@ class Motion:
             self._qh = (self._qh + 1) & (QN - 1)
             self._qc -= 1
         if not self.moving:
-            if (self.enabled and self.idle_disable_ms > 0 and
-                    time.ticks_diff(time.ticks_ms(), self._idle_since) >= self.idle_disable_ms):
-                self.gen.enable(False)
-                self.enabled = False
+            if self.enabled and self.idle_disable_ms > 0:
+                # '>': ticks_ms is whole ms, so never before idle_disable_ms has passed
+                left = self.idle_disable_ms - time.ticks_diff(time.ticks_ms(), self._idle_since)
+                if left < 0:
+                    self.gen.enable(False)
+                    self.enabled = False
+                    return -1
+                return left + 1
             return -1
         gen = self.gen
         plan = self.plan
@@ -260,6 +272,8 @@ class Motion:
                 self.underruns += 1             # the PIO ran dry in the middle of a motion
                 self.late_us -= ahead
             self._push(seg, now, plan.pos - before)
+        if self._announce is not None:
+            self._announced()
         if self.plan.idle() and not self._legs:
             if time.ticks_diff(now, self._end) >= 0:
                 self._finish(self.plan.pos, "done")
@@ -318,6 +332,7 @@ class Motion:
         self._q_per[i] = per
 
     def _finish(self, pos, why):
+        self._announced()
         self.moving = False
         self.last_pos = pos
         self._idle_since = time.ticks_ms()

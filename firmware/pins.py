@@ -26,7 +26,7 @@ CAM_SHUTTER = const(15)  # PC817 LED for the camera shutter (release) line, via 
 ACTIVE_CAM_SHUTTER = const(1)
 STEP = const(16)  # Stepper driver STEP (PIO side-set pin)
 ACTIVE_STEP = const(1)
-DIR = const(17)  # Stepper driver DIR (PIO out pin, STEP+1); high = increasing steps (far)
+DIR = const(17)  # Stepper driver DIR (PIO out pin, STEP+1); high = increasing steps (which way is nearer: lens_cal)
 ACTIVE_DIR = const(1)
 MOTOR_EN = const(18)  # Stepper driver ENABLE (active low; 10k pull-up to 3V3 keeps the driver off while the RP2040 resets)
 ACTIVE_MOTOR_EN = const(0)

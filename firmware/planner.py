@@ -59,6 +59,7 @@ class Planner:
         self.pos = 0                # integer position (steps emitted so far)
         self.s = 0                  # direction of motion: +1 / -1, 0 at rest
         self.j = 0                  # next step at this crossing index of the ramp
+        self.k = 0                  # ... in this group of it (b[k] <= j < b[k + 1])
         self.at_rest = True
         self.mode = MODE_IDLE
         self.target = 0
@@ -143,22 +144,32 @@ class Planner:
     def _move(self, e):
         r = self.ramp
         j = self.j
+        k = self.k
         if e <= 0:
             return self._down()     # e == 0: on the braking curve; e < 0: overshoot
-        if j >= r.J:
-            return self._steps(_clip(e if e < self._cruise_n else self._cruise_n), r.h[r.K], 0)
-        k = r.group_of(j)
+        if k == r.K:                # cruise
+            n = e if e < self._cruise_n else self._cruise_n
+            self.pos += n * self.s
+            return (SEG_STEPS, n, r.h[k])
         top = r.b[k + 1]
         if 2 * (top - j) <= e:      # the whole rest of this group, and still stop in time
             if j == r.b[k]:
-                return self._steps(r.n[k], r.p[k], r.n[k])
-            n, per = r.chord(j, top)
-            return self._steps(n, per, n)
+                n = r.n[k]
+                per = r.p[k]
+            else:
+                n, per = r.chord(j, top)
+            self.pos += n * self.s
+            self.j = top
+            self.k = k + 1
+            return (SEG_STEPS, n, per)
         q = e >> 1
         if q:
             n, per = r.chord(j, j + q)
-            return self._steps(n, per, n)
-        return self._steps(1, r.peak(j), 0)     # e == 1: the middle interval of the move
+            self.pos += n * self.s
+            self.j = j + q
+            return (SEG_STEPS, n, per)
+        self.pos += self.s                      # e == 1: the middle interval of the move
+        return (SEG_STEPS, 1, r.peak(j))
 
     def _down(self):
         """Brake one group (or back to a boundary); from crossing 0, the last step."""
@@ -169,18 +180,19 @@ class Planner:
             self.s = 0
             self.at_rest = True
             return (SEG_STEPS, 1, r.t0)
-        k = r.group_of(j)
+        k = self.k
         b = r.b[k]
         if j == b:
             k -= 1
-            return self._steps(r.n[k], r.p[k], -r.n[k])
-        n, per = r.chord(b, j)
-        return self._steps(n, per, -n)
-
-    def _steps(self, n, period, dj):
+            self.k = k
+            n = r.n[k]
+            per = r.p[k]
+            b = r.b[k]
+        else:
+            n, per = r.chord(b, j)
         self.pos += n * self.s
-        self.j += dj
-        return (SEG_STEPS, n, period)
+        self.j = b
+        return (SEG_STEPS, n, per)
 
     def _track(self):
         r = self.ramp
@@ -197,22 +209,27 @@ class Planner:
         vd = self._vdes(e) * s              # desired speed along the motion
         if vd <= 0:
             return self._down()
-        k = r.group_of(j)
+        k = self.k
         vj = r.speed_at(j)
         if j < r.J:
             top = r.b[k + 1]
             if vd >= (vj + r.speed_at(top)) * 0.5:
                 if j == r.b[k]:
-                    return self._steps(r.n[k], r.p[k], r.n[k])
-                n, per = r.chord(j, top)
-                return self._steps(n, per, n)
+                    n = r.n[k]
+                    per = r.p[k]
+                else:
+                    n, per = r.chord(j, top)
+                self.pos += n * s
+                self.j = top
+                self.k = k + 1
+                return (SEG_STEPS, n, per)
         if j > 0:
             bot = r.b[k] if j > r.b[k] else r.b[k - 1]
             if vd <= (vj + r.speed_at(bot)) * 0.5:
                 return self._down()
         n = _clip(int(vj * TRACK_HOLD_S))
-        per = r.h[k] if j == r.b[k] else int(self.freq / vj + 0.5)
-        return self._steps(n, per, 0)
+        self.pos += n * s
+        return (SEG_STEPS, n, r.h[k] if j == r.b[k] else int(self.freq / vj + 0.5))
 
     def _vdes(self, e):
         """Signed speed the tracking law asks for at position error e (steps)."""
@@ -247,6 +264,7 @@ class Planner:
         self.at_rest = False
         self.s = s
         self.j = 0
+        self.k = 0
         return (SEG_DIR, 1 if s > 0 else 0, r.t0)
 
     # ---- jerk-limited moves ------------------------------------------------------------
@@ -260,6 +278,7 @@ class Planner:
         self.at_rest = False
         self.s = s
         self.j = 0
+        self.k = 0
         self._sc_v = sc.v_at(0.5)
         return (SEG_DIR, 1 if s > 0 else 0, self._cycles(sc.span(0.0, 0.5), 1))
 
@@ -298,6 +317,7 @@ class Planner:
         if self._sc is not None:
             self._sc = None
             self.j = self.ramp.index_for_speed(self._sc_v)
+            self.k = self.ramp.group_of(self.j)
 
 
 def _clip(n):

@@ -29,7 +29,7 @@ MAX_LINE = 200
 CHUNK = 32                  # bytes per write; divides the rp2 CDC TX FIFO (256 B)
 
 COMMANDS = ("status", "version", "config", "move", "jog", "stop", "home", "clear", "af",
-            "shoot", "mark", "stack", "ping", "help")
+            "shoot", "mark", "stack", "ping", "help", "test", "hyperfocal")
 
 
 class ProtocolError(ValueError):
@@ -145,6 +145,7 @@ class Out:
             if n >= CHUNK:
                 out.write(line[pos:pos + CHUNK])
                 pos += CHUNK
+                await asyncio.sleep_ms(0)   # one chunk per turn: the service loop comes first
                 continue
             # the line's tail: pad to a whole chunk, newline last
             buf[:n - 1] = line[pos:len(line) - 1]

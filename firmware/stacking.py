@@ -1,5 +1,5 @@
-"""Focus stacking: step the lens from stack_near to stack_far (or stack_count positions)
-by stack_step, wait settle_ms after each move, take stack_shots exposures a frame apart
+"""Focus stacking: step the lens from stack_near to stack_far (or stack_count positions
+from stack_near towards far focus, the way lens_cal says far is) by stack_step, wait settle_ms after each move, take stack_shots exposures a frame apart
 with the motor stopped, report progress, optionally return to the start. Runs as a job of
 features.Features, which aborts it on any button press.
 """
@@ -28,7 +28,10 @@ class Stack:
             raise ValueError("AF is running")
         near, far, step = c["stack_near"], c["stack_far"], c["stack_step"]
         if c["stack_count"] > 0:
-            pos = [near + i * step * (1 if far >= near else -1) for i in range(c["stack_count"])]
+            # stack_count positions from stack_near towards far focus (stack_far unused):
+            # which way that is comes from the lens calibration, as for `jog far`
+            sgn = -f.near_sign()
+            pos = [near + i * step * sgn for i in range(c["stack_count"])]
         else:
             if near == far:
                 raise ValueError("set stack_far (or stack_count) first")

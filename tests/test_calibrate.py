@@ -130,9 +130,10 @@ def focus_on(w, target):
     pos = w.pos()
     w.key(f"jog {target - pos + 53}")
     assert w.pos() == target + 53
-    w.key("LEFT")                              # coarse near: -50 (jog_coarse)
+    # this lens (like the default table): nearer = more steps, so far = fewer steps
+    w.key("RIGHT")                             # coarse far: -50 (jog_coarse)
     assert w.pos() == target + 3
-    w.key("left", "left", "left")              # fine near: -1 each (jog_fine)
+    w.key("right", "right", "right")           # fine far: -1 each (jog_fine)
     for _ in range(3):
         last = w.pos()
     assert last == target
@@ -245,11 +246,11 @@ def test_tty_keys_and_dry_run(emu):
 
     try:
         until(b"point 1/2")
-        os.write(master, b"\x1b[1;2C\x1b[1;2C")          # Shift+Right twice: +80
+        os.write(master, b"\x1b[1;2C\x1b[1;2C")          # Shift+Right twice: far, -80
         os.write(master, b"\r")
         until(b"recorded point 1")
         until(b"point 2/2")
-        os.write(master, b"\x1b[D,,")                     # Left and ',' : fine near x3
+        os.write(master, b"\x1b[D,,")                     # Left and ',' : fine near x3 (+1 each)
         os.write(master, b"\r")
         until(b"dry run")
         proc.wait(10)
@@ -262,7 +263,7 @@ def test_tty_keys_and_dry_run(emu):
     assert proc.returncode == 0, text
     p1 = int(re.search(r"recorded point 1: 400 mm -> (-?\d+) steps", text).group(1))
     p2 = int(re.search(r"recorded point 2: 700 mm -> (-?\d+) steps", text).group(1))
-    assert p2 == p1 - 3, text
+    assert p2 == p1 + 3, text                            # nearer = more steps (the board's table)
     assert f"config set lens_cal [[400,{p1}],[700,{p2}]]" in text
     assert lens_cal(emu.path) == before
 
@@ -282,11 +283,11 @@ def test_no_lidar_return_stays_on_point(tmp_path):
         w.expect(r"recorded point 1: 400 mm -> 300 steps")
         w.expect(r"^point 2/2")
         e.control("subject 400\n")               # same distance again: refused
-        w.key("right", "enter")
+        w.key("right", "enter")                  # far: -1 (nearer = more steps here)
         w.expect(r"point 1 is already at 400 mm")
         e.control("subject 700\n")
         time.sleep(0.2)
-        w.key("jog -101", "enter")
+        w.key("jog -99", "enter")
         w.expect(r"recorded point 2: 700 mm -> 200 steps")
         rc, out, err = w.finish()
     finally:
@@ -334,8 +335,8 @@ def test_no_board_and_silent_board_end_with_one_line(tmp_path):
 # ---- pure logic ------------------------------------------------------------------------------------
 
 def test_key_lines_and_terminal_keys():
-    assert cal.parse_key_line("right", 2, 40) == ("jog", 2)
-    assert cal.parse_key_line("LEFT", 2, 40) == ("jog", -40)
+    assert cal.parse_key_line("right", 2, 40) == ("far", 2)
+    assert cal.parse_key_line("LEFT", 2, 40) == ("near", 40)
     assert cal.parse_key_line(" jog -17 ", 2, 40) == ("jog", -17)
     assert cal.parse_key_line("Enter", 2, 40) == ("enter",)
     assert cal.parse_key_line("undo", 2, 40) == ("undo",)
@@ -344,8 +345,8 @@ def test_key_lines_and_terminal_keys():
     with pytest.raises(ValueError):
         cal.parse_key_line("jog far", 2, 40)
     keys = cal.decode_tty(b"\x1b[C\x1b[D\x1b[1;2C\x1b[1;2D,.<>\ruq\x1b[A", 1, 50)
-    assert keys == [("jog", 1), ("jog", -1), ("jog", 50), ("jog", -50), ("jog", -1), ("jog", 1),
-                    ("jog", -50), ("jog", 50), ("enter",), ("undo",), ("quit",)]
+    assert keys == [("far", 1), ("near", 1), ("far", 50), ("near", 50), ("near", 1), ("far", 1),
+                    ("near", 50), ("far", 50), ("enter",), ("undo",), ("quit",)]
 
 
 def test_check_table_names_the_offending_points():

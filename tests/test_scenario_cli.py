@@ -38,7 +38,7 @@ def test_bad_scenario_exits_2_with_one_line(tmp_path, text, word):
 
 def test_missing_file_exits_2(tmp_path):
     r = focusrig_cli("run", str(tmp_path / "nope.json"))
-    assert r.returncode == 2 and "cannot read" in r.stderr
+    assert r.returncode == 2 and "no scenario file" in r.stderr and "portrait" in r.stderr
 
 
 def test_run_writes_vcd_with_contract_signals_and_log(tmp_path):

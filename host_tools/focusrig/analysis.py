@@ -138,13 +138,39 @@ def direction_reversals(tr, t0_ns, t1_ns):
     return rev
 
 
+def af_starts(cfg, events=None, tr=None):
+    """When the focused-on subject was chosen, for the lens error of each frame: in one-shot
+    AF the subject at the last AF start before the frame (focus, lock, recompose: the LiDAR
+    then sees the background, which is not what the lens should be on). From the firmware's
+    `af_start` events; without events from the trace (AF-ON presses, and half presses in
+    shutter mode). None in servo mode: there the subject at the exposure counts."""
+    if cfg.get("af_mode", "one_shot") != "one_shot":
+        return None
+    if events is not None:
+        return [e["t"] * 1000 for e in events if e.get("ev") == "af_start" and "t" in e]
+    if tr is not None:
+        out = list(tr.rising("af_on")) if tr.signals.get("af_on") else []
+        if cfg.get("focus_mode") == "shutter" and tr.signals.get("shutter_half"):
+            out += tr.rising("shutter_half")
+        return sorted(out)
+    return None
+
+
+def in_focus(error, tol):
+    """(in focus?, margin in steps) for a lens error: inside the focus tolerance band
+    (config focus_tolerance, steps) around the calibrated position; margin = what is left
+    of the band (negative: outside by that much). (None, None) when the error is unknown."""
+    if error is None:
+        return None, None
+    margin = tol - abs(error)
+    return margin >= 0, margin
+
+
 def summary(res, tr):
     """The demo table row for one run."""
     s = res.scenario
     cfg = s["config_full"]
-    starts = None
-    if cfg["af_mode"] == "one_shot":
-        starts = [e["t"] * 1000 for e in res.events if e.get("ev") == "af_start"]
+    starts = af_starts(cfg, res.events)
     exps = exposures(tr, s["presses"], cfg["lens_cal"], s["subject_mm"], starts)
     lat = [e.latency_us for e in exps if e.latency_us is not None]
     ft = [x[2] for x in focus_times(res.events) if x[2] is not None]
@@ -155,6 +181,8 @@ def summary(res, tr):
         "focus_ms": ft,
         "errors": errs,
         "exposures": [e.as_dict() for e in exps],
+        "tolerance": cfg.get("focus_tolerance", 2),
+        "in_focus": [in_focus(e.error, cfg.get("focus_tolerance", 2))[0] for e in exps],
         "af_errors": [e for e in res.events if e.get("ev") == "af_error"],
         "refused": [e for e in res.events if e.get("ev") == "shot_refused"],
     }

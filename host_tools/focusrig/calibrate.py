@@ -43,29 +43,34 @@ class CalibrationError(UserError):
 KEY_HELP = ("keys: Left/Right or , . fine jog near/far, Shift+Left/Right or < > coarse, "
             "Enter = sharp (record), u = undo last point, q = quit without writing")
 LINE_KEYS_HELP = ("one key per line: left, right (fine near/far), LEFT, RIGHT (coarse), "
-                  "jog N (N steps, negative = near), enter, undo, quit")
+                  "jog N (N steps: + = more steps, DIR high), enter, undo, quit")
+# Near and far: which way is nearer is a fact of each rig (motor mounting, lens), stored in
+# lens_cal's slope. The keys jog towards near / far like the firmware's `jog near|far`:
+# the direction of the board's lens_cal at the start, then the one the recorded points show.
 
 
 def parse_key_line(line, fine, coarse):
     """One line of scripted input -> action tuple, None for a blank/comment line.
 
-    Actions: ("jog", steps), ("enter",), ("undo",), ("quit",). Raises ValueError."""
+    Actions: ("near", steps), ("far", steps) (the wizard turns them into a signed jog for
+    this rig), ("jog", steps) (+ = more steps), ("enter",), ("undo",), ("quit",).
+    Raises ValueError."""
     s = line.strip()
     if not s or s.startswith("#"):
         return None
     named = {
-        "left": -fine, "near": -fine, ",": -fine,
-        "right": fine, "far": fine, ".": fine,
-        "LEFT": -coarse, "NEAR": -coarse, "<": -coarse, "shift+left": -coarse,
-        "RIGHT": coarse, "FAR": coarse, ">": coarse, "shift+right": coarse,
+        "left": ("near", fine), "near": ("near", fine), ",": ("near", fine),
+        "right": ("far", fine), "far": ("far", fine), ".": ("far", fine),
+        "LEFT": ("near", coarse), "NEAR": ("near", coarse), "<": ("near", coarse),
+        "RIGHT": ("far", coarse), "FAR": ("far", coarse), ">": ("far", coarse),
     }
     if s in named:
-        return ("jog", named[s])
+        return named[s]
     low = s.lower()
     if low in ("shift+left", "shift-left"):
-        return ("jog", -coarse)
+        return ("near", coarse)
     if low in ("shift+right", "shift-right"):
-        return ("jog", coarse)
+        return ("far", coarse)
     if low in ("enter", "sharp", "return"):
         return ("enter",)
     if low in ("u", "undo"):
@@ -94,13 +99,14 @@ _TTY_CHARS = {b",": "near", b".": "far", b"<": "coarse_near", b">": "coarse_far"
 
 def decode_tty(data, fine, coarse):
     """Bytes typed in a cbreak terminal -> list of actions (unknown bytes are ignored)."""
-    jogs = {"near": -fine, "far": fine, "coarse_near": -coarse, "coarse_far": coarse}
+    jogs = {"near": ("near", fine), "far": ("far", fine), "coarse_near": ("near", coarse),
+            "coarse_far": ("far", coarse)}
     out = []
     i = 0
     while i < len(data):
         for seq, name in _TTY_SEQS:
             if data.startswith(seq, i):
-                out.append(("jog", jogs[name]))
+                out.append(jogs[name])
                 i += len(seq)
                 break
         else:
@@ -115,7 +121,7 @@ def decode_tty(data, fine, coarse):
                 continue
             name = _TTY_CHARS.get(data[i:i + 1])
             if name in jogs:
-                out.append(("jog", jogs[name]))
+                out.append(jogs[name])
             elif name:
                 out.append((name,))
             i += 1
@@ -332,6 +338,8 @@ class Wizard:
         self.points = []            # [[mm, steps], ...] in recording order
         self._live_len = 0
         self._live_text = ""
+        self._board_sign = None     # +1: more steps = nearer, per the board's lens_cal
+        self._told_sign = None
 
     # ---- output
     def say(self, text=""):
@@ -380,6 +388,30 @@ class Wizard:
                                        f"(pos {st.get('pos')}, target {st.get('target')}): check the "
                                        "motor and `focusrig status`, then run calibrate again")
             time.sleep(0.03)
+
+    def board_near_sign(self):
+        """+1 when the board's lens_cal puts nearer focus at more steps, else -1."""
+        if self._board_sign is None:
+            self._board_sign = 1
+            try:
+                reply = self.b.command("config get lens_cal", timeout=self.timeout)
+                self._board_sign = table_near_sign(reply.get("value") or []) or 1
+            except transport.TransportError:
+                pass
+        return self._board_sign
+
+    def near_sign(self):
+        """Which way is nearer: from the recorded points once they show it, else from the
+        board's lens_cal (the firmware's `jog near` uses the same rule)."""
+        board = self.board_near_sign()
+        sign = table_near_sign(self.points) or board
+        if sign != board and self._told_sign != sign:
+            self._told_sign = sign
+            self.say(f"  the points show that nearer focus is {'more' if sign > 0 else 'fewer'} "
+                     f"steps on this rig (the board's lens_cal said {'more' if board > 0 else 'fewer'}): "
+                     "near/far keys follow the points now; the table you write makes it so "
+                     "for `jog near|far` too")
+        return sign
 
     def jog(self, n):
         if n == 0:
@@ -494,6 +526,9 @@ class Wizard:
             else:
                 action = self.keys.next()
             kind = action[0]
+            if kind in ("near", "far"):
+                action = ("jog", action[1] * self.near_sign() * (1 if kind == "near" else -1))
+                kind = "jog"
             if kind == "jog":
                 self.jog(action[1])
                 if not self.keys.live:
@@ -535,6 +570,19 @@ class Wizard:
             raise CalibrationError(f"the board holds {json.dumps(got)} instead of the table sent: "
                                    "run calibrate again")
         return got, reply
+
+
+def table_near_sign(points):
+    """+1 when the nearest point of [[mm, steps], ...] has more steps than the farthest,
+    -1 when fewer, 0 when the points do not tell (fewer than two distances or equal steps)."""
+    pts = [p for p in points if p and p[0]]
+    if len(pts) < 2:
+        return 0
+    near = min(pts, key=lambda p: p[0])
+    far = max(pts, key=lambda p: p[0])
+    if near[0] == far[0] or near[1] == far[1]:
+        return 0
+    return 1 if near[1] > far[1] else -1
 
 
 class _NotNow(Exception):

@@ -71,12 +71,47 @@ def _num(where, v, lo=0.0, hi=None, allow_none=False):
     return v
 
 
+MAX_BYTES = 4 << 20         # a scenario is a few kB; anything this big is the wrong file
+BUILTIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios")
+
+
+def builtin_names():
+    return sorted(n[:-5] for n in os.listdir(BUILTIN_DIR) if n.endswith(".json"))
+
+
+def resolve(path):
+    """A scenario file path; a bare built-in name (`portrait`) means the bundled one."""
+    if not os.path.exists(path) and os.sep not in path and "/" not in path:
+        name = path[:-5] if path.endswith(".json") else path
+        cand = os.path.join(BUILTIN_DIR, name + ".json")
+        if os.path.exists(cand):
+            return cand
+    return path
+
+
 def load(path):
+    path = resolve(path)
     try:
-        with open(path) as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except IsADirectoryError:
+        raise ScenarioError(f"{path} is a folder: give a scenario .json file") from None
+    except FileNotFoundError:
+        raise ScenarioError(f"no scenario file {path}: check the path (built-in scenarios: "
+                            f"{', '.join(builtin_names())}, or {BUILTIN_DIR}/NAME.json)") from None
     except OSError as e:
-        raise ScenarioError(f"cannot read scenario {path}: {e.strerror}") from None
+        raise ScenarioError(f"cannot read scenario {path}: {(e.strerror or str(e)).lower()}") from None
+    if len(data) > MAX_BYTES:
+        raise ScenarioError(f"{path} is larger than {MAX_BYTES // 1024} kB: not a scenario "
+                            "file (see docs/scenarios.md)")
+    try:
+        text = data.decode("utf-8-sig")        # a UTF-8 BOM (Windows editors) is fine
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{path} is not a text file (byte {e.start} is not UTF-8): give "
+                            "the scenario's JSON file (see docs/scenarios.md)") from None
+    if "\x00" in text:
+        raise ScenarioError(f"{path} is not a text file (it contains NUL bytes): give the "
+                            "scenario's JSON file (see docs/scenarios.md)")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as e:

@@ -14,7 +14,13 @@ keys (in a terminal):
   Enter                    the image is sharp: record this point
   u                        undo the last point       q   quit, nothing written
 When stdin is not a terminal, each line is one key: left, right, LEFT, RIGHT, jog N
-(N steps, negative = near), enter, undo, quit (for scripts and tests).
+(N steps; + = more steps, DIR high), enter, undo, quit (for scripts and tests).
+
+Near and far: which way is nearer is a fact of your rig (how the motor is mounted, which
+way the lens turns), stored in lens_cal: the position rises or falls with the distance.
+Near/far keys jog the way the board's current lens_cal says (like `jog near|far` on the
+board), and once two points are recorded the way the points show. The table written
+then makes `jog near|far`, the jog buttons and stacking agree with this rig.
 
 On the virtual Pico, --subject-control FILE (the --control file of `focusrig emulate`)
 lets the wizard place the simulated target at each of --distances itself.

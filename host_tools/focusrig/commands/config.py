@@ -8,7 +8,7 @@ examples:
   focusrig config get max_speed
   focusrig config set max_speed 5000
   focusrig config set driver tmc2209 --port /dev/pts/7
-  focusrig config reset                        # back to the firmware defaults
+  focusrig config reset                        # back to the defaults; names what changed
 """
 
 import json
@@ -58,9 +58,14 @@ def run(args):
     elif "key" in reply:
         print(f"{reply['key']} = {json.dumps(reply['value'])}")
     else:
-        changed = ", ".join(reply.get("changed", [])) or "nothing"
+        keys = reply.get("changed", [])
         saved = save_state(reply)
-        print(f"changed: {changed} ({saved})")
+        if args.action == "reset" and not keys:
+            print(f"every key was already at its default: nothing changed ({saved})")
+        elif args.action == "reset":
+            print(f"reset to the defaults: {', '.join(keys)} ({saved})")
+        else:
+            print(f"changed: {', '.join(keys) or 'nothing'} ({saved})")
     return 0
 
 

@@ -24,13 +24,22 @@ RP2040 (rp2040js, see docs/targets.md): its real USB CDC, REPL and soft reset, a
 $FOCUSRIG_RP2040_FLASH or ~/.cache/focusrig/rp2040-flash.img), created when missing
 (MicroPython formats a blank flash); --firmware puts the firmware in as `deploy --mpy`.
 
+Keys are read only while the emulator is the terminal's foreground job: started with `&`
+it keeps running (a background job that read the terminal would be stopped by the shell);
+bring it to the foreground with `fg` to use the keys.
+
+A blank Pico: --target rp2040 --bootsel DIR starts the board held in BOOTSEL. DIR is its
+RPI-RP2 drive; copy a UF2 there (`focusrig flash --drive DIR --port PATH`) and it boots it.
+
 examples:
   focusrig emulate                        # prints e.g. /dev/pts/7, keys press buttons
+  focusrig emulate --firmware --control /tmp/rig.ctl &     # in the background: no keys
   mpremote connect /dev/pts/7 cp -r firmware/ : + reset
   focusrig emulate --flash /tmp/flash --firmware --control /tmp/buttons.ctl
   echo "press af_on 300 2" >> /tmp/buttons.ctl
-  focusrig emulate --scenario scenarios/portrait.json --no-keys
+  focusrig emulate --scenario host_tools/focusrig/scenarios/portrait.json --no-keys
   focusrig emulate --target rp2040 --flash /tmp/pico.img --firmware
+  focusrig emulate --target rp2040 --bootsel /tmp/RPI-RP2 --flash /tmp/blank.img
 """
 
 import os
@@ -38,6 +47,7 @@ import shutil
 import signal
 import sys
 import termios
+import time
 import tty
 
 from .. import FIRMWARE_DIR
@@ -67,10 +77,38 @@ def add_arguments(p):
     p.add_argument("--no-keys", action="store_true",
                    help="do not read the keyboard (default when stdin is not a terminal)")
     p.add_argument("--quiet", action="store_true", help="print only the device path")
+    p.add_argument("--bootsel", metavar="DIR",
+                   help="--target rp2040: start a blank Pico held in BOOTSEL; DIR is its "
+                        "RPI-RP2 drive, it boots the UF2 copied there (focusrig flash)")
+
+
+def foreground():
+    """True when stdin is a terminal and this process is its foreground job (reading it,
+    or changing its modes, from the background would stop us: SIGTTIN / SIGTTOU)."""
+    try:
+        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
+
+
+def _restore_tty(old):
+    """Put the terminal's modes back, even when we ended up in the background."""
+    prev = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        termios.tcsetattr(0, termios.TCSADRAIN, old)
+    except termios.error:
+        pass
+    finally:
+        signal.signal(signal.SIGTTOU, prev)
 
 
 def run(args):
+    if args.bootsel:
+        from .. import bootsel
+        return bootsel.run(args)
     if args.target == "rp2040":
+        if not foreground():
+            args.no_keys = True          # started with `&`: never touch the terminal
         from ..rp2040 import emulate_cmd
         return emulate_cmd.run(args)
     from ..virtual_pico import emulate as emu
@@ -110,7 +148,8 @@ def run(args):
         sys.stderr.flush()
 
     em = emu.Emulator(flash, log=log, control=args.control, subject_mm=args.subject, scenario=s)
-    keys = not args.no_keys and sys.stdin.isatty()
+    want_keys = not args.no_keys and sys.stdin.isatty()
+    keys = False
     old_tty = None
     stop = []
 
@@ -119,6 +158,8 @@ def run(args):
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
+    if want_keys:
+        signal.signal(signal.SIGTTIN, signal.SIG_IGN)   # a read from the background: EIO
     try:
         path = em.start()
         print(path, flush=True)          # the contract: the device path is the first line
@@ -128,19 +169,31 @@ def run(args):
         log(f"flash folder: {em.flash}")
         if args.control:
             log(f"control file: {os.path.abspath(args.control)}")
-        if keys:
-            old_tty = termios.tcgetattr(0)
-            tty.setcbreak(0)
-            log("keys: a AF-ON, h half, f full, n/m jog near/far (capital: hold/let go), "
-                "b bounce, +/- subject, q quit")
+        if want_keys and not foreground():
+            log("running in the background: keys off (`fg` to use them)")
         bounce = 0.0
+        next_check = 0.0
         while not stop:
+            if want_keys and time.monotonic() >= next_check:
+                # keys only while we are the terminal's foreground job (`&`, Ctrl-Z, fg)
+                next_check = time.monotonic() + 0.25
+                fg = foreground()
+                if fg and old_tty is None:
+                    old_tty = termios.tcgetattr(0)
+                    tty.setcbreak(0)
+                    log("keys: a AF-ON, h half, f full, n/m jog near/far (capital: hold/let go), "
+                        "b bounce, +/- subject, q quit")
+                keys = fg
             ready = em.step(0.05, (0,) if keys else ())
             if not ready:
                 continue
-            ch = os.read(0, 64).decode("utf-8", "replace")
-            if not ch:
+            try:
+                ch = os.read(0, 64).decode("utf-8", "replace")
+            except OSError:          # EIO: sent to the background between the checks
                 keys = False
+                continue
+            if not ch:
+                want_keys = keys = False
                 continue
             for c in ch:
                 bounce = handle_key(em, c, bounce, log, stop)
@@ -148,7 +201,7 @@ def run(args):
         pass
     finally:
         if old_tty is not None:
-            termios.tcsetattr(0, termios.TCSADRAIN, old_tty)
+            _restore_tty(old_tty)
         em.close()
     return 0
 

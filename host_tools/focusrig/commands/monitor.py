@@ -32,6 +32,60 @@ def add_arguments(p):
                    help="send this command once connected (repeatable), e.g. --send status")
 
 
+# marked f-numbers, third stops (2 ** (k / 6)), as lenses and cameras show them
+_MARKED = ("1", "1.1", "1.2", "1.4", "1.6", "1.8", "2", "2.2", "2.5", "2.8", "3.2", "3.5", "4",
+           "4.5", "5", "5.6", "6.3", "7.1", "8", "9", "10", "11", "13", "14", "16", "18", "20",
+           "22", "25", "29", "32", "36", "40", "45", "51", "57", "64", "72", "81", "90", "101",
+           "114", "128")
+
+
+def marked_fnumber(n):
+    """The f-number to set for at least f/n: the next third-stop mark ("18" for 17.8)."""
+    import math
+    if n <= 1:
+        return "1"
+    k = math.ceil(6 * math.log2(n) - 0.01)        # 0.01: marks are rounded (f/18 = 17.96)
+    return _MARKED[k] if k < len(_MARKED) else f"{n:.0f}"
+
+
+def _m(mm, digits=2):
+    return "infinity" if mm is None else f"{mm / 1000:.{digits}f} m"
+
+
+def _span(a, b):
+    return f"{a / 1000:.1f} m to infinity" if b is None else f"{a / 1000:.1f}–{b / 1000:.1f} m"
+
+
+def dof_words(e):
+    """A dof_focus event in the photographer's words."""
+    need, ap, margin = e.get("fnumber") or 0, e.get("aperture"), e.get("margin")
+    zone = _span(e["zone_near"], e["zone_far"])
+    tail = ""
+    if e.get("clamped"):
+        tail = " (beyond the lens calibration: the lens stops at its end; calibrate farther)"
+    if e.get("kind") == "hyperfocal":
+        return (f"hyperfocal: focus at {_m(e['focus'])} for f/{marked_fnumber(need)}: "
+                f"sharp from {_m(e['near'])} to infinity" + tail)
+    group = _span(e["near"], e["far"])
+    if e["near"] == e["far"]:
+        at = f" at f/{marked_fnumber(ap)}" if ap else ""
+        return (f"one subject at {_m(e['near'])} (sharp {zone}{at}): tap or sweep the "
+                "others to add them" + tail)
+    if e.get("limited"):
+        mx = e.get("max_fnumber")
+        smallest = f"f/{marked_fnumber(mx)}" if mx else "its smallest"
+        return (f"group {group} needs f/{marked_fnumber(need)}, beyond the lens: stop down to "
+                f"{smallest}; focus at {_m(e['focus'])} keeps {e.get('covered', 0):.0%} of "
+                f"the group sharp ({zone} at {'f/' + marked_fnumber(ap) if ap else smallest})"
+                + tail)
+    if ap and e.get("sharp"):
+        return (f"everyone sharp at f/{marked_fnumber(ap)} ({margin:+.1f} stops to spare): "
+                f"focus at {_m(e['focus'])}, sharp {zone}" + tail)
+    short = f" (f/{marked_fnumber(ap)} is {-margin:.1f} stops short)" if ap else ""
+    return (f"stop down to f/{marked_fnumber(need)} for {group}: focus at {_m(e['focus'])}"
+            + short + tail)
+
+
 def fmt_fields(d):
     parts = []
     for k, v in d.items():
@@ -67,7 +121,8 @@ class Decoder:
         else:
             self.replies += 1
             what = f"reply {msg['re']:<8}" if "error" not in msg else f"ERROR {msg['re']:<8}"
-        line = f"{ts} {delta:>11}  {what} {fmt_fields(msg)}".rstrip()
+        words = dof_words(msg) if msg.get("ev") == "dof_focus" and "zone_near" in msg else None
+        line = f"{ts} {delta:>11}  {what} {words or fmt_fields(msg)}".rstrip()
         if msg.get("lost"):
             line += f"   !! {msg['lost']} lines lost on the board (host too slow)"
         return line

@@ -10,7 +10,7 @@ Inputs:
 
 examples:
   focusrig report portrait.vcd -o portrait.html
-  focusrig report portrait.vcd --scenario scenarios/portrait.json --log portrait.jsonl -o r.html
+  focusrig report portrait.vcd --scenario portrait --log portrait.jsonl -o r.html
   focusrig report portrait.jsonl -o from-events.html
   focusrig report la.vcd --map D0=cam_focus,D1=cam_shutter,D2=shutter_full -o la.html
   focusrig report la.vcd --map channels.json --scenario my.json -o la.html
@@ -20,7 +20,7 @@ import os
 
 from .. import report as report_mod
 from .. import scenario as scn
-from ..cli import UserError
+from ..cli import UserError, check_output, os_error
 
 
 def add_arguments(p):
@@ -46,6 +46,7 @@ def run(args):
         raise UserError("--map is for logic-analyzer VCD captures, not JSONL logs")
     s = scn.load(args.scenario) if args.scenario else None
     out = args.out or os.path.splitext(args.input)[0] + ".html"
+    check_output(out, "-o")
     try:
         mapping = report_mod.parse_mapping(args.map)
         d = report_mod.build(args.input, mapping=mapping, levels=args.levels, scenario=s,
@@ -55,6 +56,6 @@ def run(args):
     try:
         report_mod.write_report(d, out)
     except OSError as e:
-        raise UserError(f"cannot write {out}: {e.strerror}; choose another -o path") from None
+        raise UserError("cannot write " + os_error(e, out)) from None
     print(f"report: {out} ({len(d.exposures)} exposures)")
     return 0

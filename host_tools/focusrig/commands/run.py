@@ -7,9 +7,10 @@ Hardware-in-the-loop: with --port and --jig, the test-jig Pico plays the presses
 real rig and captures its outputs.
 
 examples:
-  focusrig run scenarios/portrait.json --vcd portrait.vcd --log portrait.jsonl
+  focusrig run portrait --vcd portrait.vcd --log portrait.jsonl   # a built-in scenario
+  focusrig run host_tools/focusrig/scenarios/portrait.json --summary    # the same, by path
   focusrig run my.json --vcd out.vcd --summary
-  focusrig run scenarios/portrait.json --target rp2040 --vcd rp.vcd --log rp.jsonl
+  focusrig run portrait --target rp2040 --vcd rp.vcd --log rp.jsonl
   focusrig run my.json --target rp2040 --jig --vcd jig.vcd   # jig on a 2nd emulated RP2040
   focusrig run my.json --port /dev/ttyACM0 --jig /dev/ttyACM1 --vcd hil.vcd
 """
@@ -18,13 +19,15 @@ import json
 import sys
 
 from .. import analysis
+from .. import report as report_mod
 from .. import scenario as scn
 from .. import trace as trace_mod
-from ..cli import UserError
+from ..cli import UserError, check_output, os_error
 
 
 def add_arguments(p):
-    p.add_argument("scenario", help="scenario JSON file (see docs/scenarios.md)")
+    p.add_argument("scenario", help="scenario JSON file (see docs/scenarios.md), or the name "
+                   "of a built-in one: " + ", ".join(scn.builtin_names()))
     p.add_argument("--vcd", metavar="OUT.vcd", help="write the timing trace here")
     p.add_argument("--log", metavar="OUT.jsonl", help="write the firmware's event lines here")
     p.add_argument("--summary", action="store_true", help="print latency / focus / error figures")
@@ -40,6 +43,9 @@ def add_arguments(p):
 
 def run(args):
     s = scn.load(args.scenario)
+    for opt, path in (("--vcd", args.vcd), ("--log", args.log)):
+        if path:
+            check_output(path, opt)          # before the run: a bad path wastes nothing
     if args.target == "rp2040" and args.jig == "emulated" and not args.port:
         from ..rp2040 import Rp2040Error
         from ..rp2040 import jig_run
@@ -69,16 +75,26 @@ def run(args):
         if sys.stderr.isatty():
             sys.stderr.write("\r" + " " * 60 + "\r")
         tr = trace_mod.from_run(res)
-    if args.vcd:
-        trace_mod.write_vcd(tr, args.vcd)
-    if args.log:
-        with open(args.log, "w") as f:
-            for e in res.events:
-                f.write(json.dumps(e, sort_keys=True) + "\n")
+    try:
+        if args.vcd:
+            trace_mod.write_vcd(tr, args.vcd)
+            report_mod.embed_run(args.vcd, s, res.events, target=_target_name(args))
+        if args.log:
+            with open(args.log, "w") as f:
+                for e in res.events:
+                    f.write(json.dumps(e, sort_keys=True) + "\n")
+    except OSError as e:
+        raise UserError("cannot write " + os_error(e)) from None
     sm = analysis.summary(res, tr)
     if args.summary or not (args.vcd or args.log):
         print_summary(s, res, sm)
     return 0
+
+
+def _target_name(args):
+    if args.port:
+        return "hil"
+    return args.target + (" + emulated jig" if args.jig == "emulated" else "")
 
 
 def _progress_printer(duration_ms):
@@ -105,12 +121,21 @@ def print_summary(s, res, sm, out=sys.stdout):
     lat = sm["latency_us"]
     print(f"  frames: {sm['frames']}", file=out)
     if lat:
-        print("  press-to-exposure: " + ", ".join(f"{x:.1f} us" for x in lat), file=out)
+        print("  press-to-exposure: " + ", ".join(fmt_latency(x) for x in lat), file=out)
     if sm["focus_ms"]:
         print("  focus acquisition: " + ", ".join(f"{x:.1f} ms" for x in sm["focus_ms"]), file=out)
     if sm["errors"]:
         print("  lens error at exposure: " + ", ".join(f"{x:+.1f}" for x in sm["errors"]) + " steps", file=out)
+        known = [x for x in sm["in_focus"] if x is not None]
+        print(f"  in focus: {sum(1 for x in known if x)} of {len(sm['in_focus'])} frames "
+              f"(lens within focus_tolerance {sm['tolerance']} steps of the subject's "
+              "calibrated position)", file=out)
     for e in sm["af_errors"]:
         print(f"  AF error at {e['t'] / 1000:.1f} ms: {e.get('why')}", file=out)
     for e in sm["refused"]:
         print(f"  shot refused at {e['t'] / 1000:.1f} ms: {e.get('why')}", file=out)
+
+
+def fmt_latency(us):
+    """A latency in the unit that shows it: ns below 1 us."""
+    return f"{us * 1000:.0f} ns" if abs(us) < 1 else f"{us:.1f} us"

@@ -33,19 +33,22 @@ CORRECTIONS = ("uart_tx", "pio", "flash", "pulls", "usb", "fifo_join")
 
 
 def run(s, workdir=None, timeout=600, progress=None, flash_image=None, keep_flash=None,
-        corrections=None, boot_timeout_ms=3000, mpy=True, serial_abs=None):
+        corrections=None, boot_timeout_ms=3000, mpy=True, serial_abs=None, extra_setup=None):
     """Run a validated scenario dict `s`; returns a virtual_pico.runner.Result.
 
     flash_image: boot from this littlefs image instead of a fresh one (e.g. kept from an
     earlier run: a reset with the flash as it was). keep_flash: write the flash
     filesystem as it is at the end to this path. corrections: {name: False} turns one of
-    CORRECTIONS off (for the tests that show each is needed)."""
+    CORRECTIONS off (for the tests that show each is needed). extra_setup: more harness
+    setup keys (e.g. "flash_snapshots": a folder for the flash after every erase/program
+    step, js/flash-snapshots.mjs). A watchdog reset reboots the board within the run:
+    Result.resets lists when (ns from the origin) and why (1 timeout, 2 forced)."""
     node = check_ready()
     own = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix="rp2040-")
     try:
         return _run(node, s, workdir, timeout, progress, flash_image, keep_flash,
-                    corrections or {}, boot_timeout_ms, mpy, serial_abs or [])
+                    corrections or {}, boot_timeout_ms, mpy, serial_abs or [], extra_setup)
     finally:
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -62,7 +65,7 @@ def _image(s, workdir, flash_image, mpy):
 
 
 def _run(node, s, workdir, timeout, progress, flash_image, keep_flash, corrections,
-         boot_timeout_ms, mpy, serial_abs):
+         boot_timeout_ms, mpy, serial_abs, extra_setup=None):
     for k in corrections:
         if k not in CORRECTIONS:
             raise Rp2040Error(f"unknown correction {k!r} (known: {', '.join(CORRECTIONS)})")
@@ -87,7 +90,12 @@ def _run(node, s, workdir, timeout, progress, flash_image, keep_flash, correctio
         "origin_gpio": sigs["led"][0],
         "edges": edges,
         "input_active": {str(sigs[n][0]): sigs[n][1] for n in pm["inputs"]},
-        "serial": [[int(round(c["at_ms"] * 1e6)), c["cmd"]] for c in s["serial"]],
+        "serial": [[int(round(c["at_ms"] * 1e6)), c["cmd"]] for c in s["serial"]
+                   if "cmd" in c and not c.get("typing_ms")],
+        "serial_hex": [[int(round(c["at_ms"] * 1e6)), scn.serial_bytes(c).hex(),
+                        int(round(c.get("typing_ms", 0) * 1e6))] for c in s["serial"]
+                       if "hex" in c or c.get("typing_ms")],
+        "pullups": [sigs[n][0] for n in vp.EXTERNAL_PULLUPS if n in sigs],
         "serial_abs": serial_abs,
         "subject": s["subject_mm"],
         "lidar": s.get("lidar", {}),
@@ -96,6 +104,7 @@ def _run(node, s, workdir, timeout, progress, flash_image, keep_flash, correctio
         "trace_pins": sorted({g for g, _ in sigs.values()}),
         "trace": trace_path,
     }
+    setup.update(extra_setup or {})
     setup_path = os.path.join(workdir, "setup.json")
     with open(setup_path, "w") as f:
         json.dump(setup, f)
@@ -108,6 +117,7 @@ def _run(node, s, workdir, timeout, progress, flash_image, keep_flash, correctio
                             stderr=subprocess.PIPE, cwd=workdir)
     end = None
     usb = []
+    res.resets = []
     try:
         deadline = time.monotonic() + timeout
         for raw in proc.stdout:
@@ -116,6 +126,8 @@ def _run(node, s, workdir, timeout, progress, flash_image, keep_flash, correctio
             if k == "line":
                 usb.append((msg["t"], msg["s"]))
                 _line(res, msg["s"])
+            elif k == "reset":
+                res.resets.append((msg["t_ns"], msg["reason"]))
             elif k == "progress" and progress is not None and msg.get("booted"):
                 progress(msg["t_ns"] / 1e6)
             elif k == "end":

@@ -37,6 +37,11 @@ DRIVER_MODELS = {
 }
 
 
+# outputs with a pull-up on the board: hardware/README.md, R1 keeps the driver's active-low
+# ENABLE off while the RP2040 resets (board/_vp_boot.py EXTERNAL_PULLUPS, the same list)
+EXTERNAL_PULLUPS = ("motor_en",)
+
+
 class VirtualPicoError(RuntimeError):
     pass
 

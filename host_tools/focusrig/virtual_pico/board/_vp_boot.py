@@ -153,6 +153,7 @@ class Board:
             "usb_rx_bytes": self.usb.rx_bytes,
             "usb_tx_bytes": self.usb.tx_bytes,
             "usb_interrupts": self.usb.interrupts,
+            "resets": _chip_resets(),
         }
         if self.trace:
             self.trace.record(K.now, SIG_LENS_POS, self.lens.pos)
@@ -161,6 +162,12 @@ class Board:
         if path:
             with open(path, "w") as f:
                 json.dump(stats, f)
+
+
+def _chip_resets():
+    """[[t_ns, reset_cause], ...] of the chip resets in this run (board/_vp_wdt.py)."""
+    w = sys.modules.get("_vp_wdt")
+    return [[t, c] for t, c in w.CHIP.log] if w else []
 
 
 def _instrument_board():
@@ -254,6 +261,9 @@ def _warm_up_assembler():
     nop()  # type: ignore # noqa: F821  (PIO assembler DSL)
 
 
+# outputs with a pull-up on the board (hardware/README.md: R1 keeps the driver's active-low
+# ENABLE off while the RP2040 resets); every other pad resets to its pull-down
+EXTERNAL_PULLUPS = ("motor_en",)
 EXIT_SOFT_RESET = 0      # Ctrl-D at a REPL also ends the unix port with 0
 EXIT_HARD_RESET = 99
 
@@ -335,7 +345,7 @@ def _drive(arg):
 
 
 BOARD_MODULES = ("_vp_kernel", "_vp_devices", "_vp_pio", "_vp_cpu", "_vp_usbcdc", "machine",
-                 "rp2", "time", "_vp_heapq")
+                 "rp2", "time", "_vp_heapq", "_vp_wdt", "_vp_faults")
 
 
 def _idle_to_end():
@@ -405,6 +415,9 @@ def main():
             _flash_full(flash)
     _install_asyncio_hook()
     BOARD = Board(setup)
+    if setup.get("faults"):
+        import _vp_faults       # injected device faults (tests/test_faults.py)
+        _vp_faults.install(BOARD, setup["faults"])
     paced = setup.get("mode") == "paced"
     if paced:
         K.start_paced()
@@ -430,22 +443,34 @@ def main():
         _vp_cpu.install([sys.modules[n] for n in BOARD_MODULES if n in sys.modules] + [globals()],
                         setup.get("cpu_scale", _vp_cpu.SCALE))
         K.cpu_armed = True          # charged from the firmware's first clock read
-    try:
-        for name in setup.get("run", ("boot.py", "main.py")):
-            _run_file(name)
-    except SystemExit:
-        if paced:
-            raise               # the emulator turns this into a reset
-    except KeyboardInterrupt as e:
-        _unlock_heap()
-        sys.print_exception(e)      # as on a board: main.py stops, the REPL waits
-        if not paced:
-            _idle_to_end()
-    except Exception as e:  # noqa: BLE001
-        if not paced:
-            raise
-        _unlock_heap()
-        sys.print_exception(e)
+    import _vp_wdt
+    _vp_wdt.CHIP.pullups = tuple(BOARD.pins[n][0] for n in EXTERNAL_PULLUPS if n in BOARD.pins)
+    _vp_wdt.CHIP.usb = BOARD.usb
+    keep = set(sys.modules)         # a chip reset drops every module imported after this
+    while True:
+        try:
+            for name in setup.get("run", ("boot.py", "main.py")):
+                _run_file(name)
+        except _vp_wdt.Reset:
+            try:
+                _vp_wdt.reboot(keep)    # the watchdog (or machine.reset()): boot again
+            except SystemExit:
+                break
+            continue
+        except SystemExit:
+            if paced:
+                raise               # the emulator turns this into a reset
+        except KeyboardInterrupt as e:
+            _unlock_heap()
+            sys.print_exception(e)      # as on a board: main.py stops, the REPL waits
+            if not paced:
+                _idle_to_end()
+        except Exception as e:  # noqa: BLE001
+            if not paced:
+                raise
+            _unlock_heap()
+            sys.print_exception(e)
+        break
     if paced:
         gc.collect()
         return                  # on to the REPL (the interpreter runs with -i)

@@ -326,8 +326,19 @@ class SerialScript:
 
     def __init__(self, cdc, entries):
         self.cdc = cdc
-        for t, data, gap in entries:
-            K.at(t, self._send, [bytes.fromhex(data), 0, gap])
+        # one entry in the event queue at a time: a long script (a flood, an hour's
+        # commands) costs the board's heap the same all run long
+        self.entries = sorted(entries, key=lambda e: e[0])
+        self.next = 0
+        if self.entries:
+            K.at(self.entries[0][0], self._due)
+
+    def _due(self, _):
+        e = self.entries[self.next]
+        self.next += 1
+        if self.next < len(self.entries):
+            K.at(self.entries[self.next][0], self._due)
+        self._send([bytes.fromhex(e[1]), 0, e[2]])
 
     def _send(self, st):
         data, i, gap = st

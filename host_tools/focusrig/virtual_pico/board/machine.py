@@ -13,7 +13,9 @@ sys.path.clear()
 from machine import mem8, mem16, mem32, Signal  # noqa: F401,E402  (built-in helpers)
 sys.path.extend(_saved)
 del _saved
+import _vp_wdt  # noqa: E402  (watchdog, reset cause, chip reset: ports/rp2 machine_wdt.c, modmachine.c)
 
+mem32 = _vp_wdt.MEM32  # noqa: F811  (the watchdog's registers; host memory is not a Pico's)
 _FREQ = 125000000
 
 
@@ -29,7 +31,7 @@ def unique_id():
 
 
 def reset():
-    raise SystemExit(0)
+    _vp_wdt.reset(_vp_wdt.WDT_RESET)     # watchdog_reboot (modmachine.c:68-73)
 
 
 def soft_reset():
@@ -37,11 +39,11 @@ def soft_reset():
 
 
 def reset_cause():
-    return 1  # PWRON_RESET
+    return _vp_wdt.reset_cause()
 
 
-PWRON_RESET = 1
-WDT_RESET = 3
+PWRON_RESET = _vp_wdt.PWRON_RESET
+WDT_RESET = _vp_wdt.WDT_RESET
 
 
 def idle():
@@ -308,14 +310,7 @@ class Timer:
         self._cb = None
 
 
-class WDT:
-    def __init__(self, id=0, timeout=5000):
-        self._timeout_ns = timeout * 1000000
-        self._last = K.now
-        K.watchdogs.append(self)
-
-    def feed(self):
-        self._last = K.now
+WDT = _vp_wdt.WDT
 
 
 class ADC:

@@ -1,0 +1,64 @@
+"""Faults (issue 11, item 5) on the virtual Pico: the LiDAR unplugged while servo AF
+tracks, LiDAR garbage and bad checksums, a button stuck down, the limit switch during AF.
+Device faults are injected by board/_vp_faults.py. Short forms; `make soak` runs 60 s of
+garbage and a 10-minute stuck button (tools/soak.py)."""
+
+from reliability import soak
+from vpico import run
+
+ACCEL = 100000
+MAX_SPEED = 20000
+
+
+def test_lidar_unplugged_in_servo_af_error_and_the_lens_brakes_within_accel():
+    # a subject walking in from 6 m to 1 m: the lens moves fast when the cable comes out
+    unplug = 700
+    res, tr = run({"duration_ms": 1600, "config": {"af_mode": "servo", "focus_timeout_ms": 200},
+                   "subject_mm": [[0, 6000], [1500, 1000]],
+                   "presses": [soak.press("af_on", 100, 1300)]},
+                  extra_setup={"faults": {"lidar": [[unplug, 1600, "unplugged"]]}})
+    err = res.ev("af_error")
+    assert len(err) == 1 and err[0]["why"] == "no_target"
+    t_err = err[0]["t"] * 1000
+    assert unplug * 1e6 < t_err <= (unplug + 200 + 20) * 1e6
+    steps = tr.rising("step")
+    before = [t for t in steps if t_err - 5e6 <= t < t_err]
+    assert len(before) >= 5, "the lens was not moving when AF gave up"
+    v = len(before) / 5e-3                               # steps/s just before
+    after = [t for t in steps if t >= t_err]
+    # braking at `accel`: at most v^2 / 2a steps (+2), over at most v / a (+2 ms)
+    assert len(after) <= v * v / (2 * ACCEL) + 2, (len(after), v)
+    assert not after or after[-1] - t_err <= (v / ACCEL + 2e-3) * 1e9
+    assert not [t for t in steps if t > t_err + 100e6]  # and then the lens holds
+
+
+def test_lidar_garbage_and_bad_checksums_no_false_reading():
+    fig = soak.lidar_garbage(4)
+    assert fig["false_readings"] == 0 and fig["af_errors"] == fig["af_presses"] >= 1
+    assert fig["frames_parsed"] > 300            # bad-checksum frames did arrive
+
+
+def test_button_stuck_down_one_press_others_still_work():
+    fig = soak.stuck_button(20)
+    assert fig["af_on_presses"] == 1
+    assert fig["exposures"] == fig["jog_presses"] == fig["other_presses"] // 2 >= 5
+
+
+def test_limit_switch_during_af_stops_at_once_and_motion_waits_for_clear():
+    # AF drives from 1000 towards 250 (8 m); the end stop closes at 600 and below
+    res, tr = run({"duration_ms": 1500, "subject_mm": [[0, 8000]],
+                   "lens": {"start_pos": 1000, "home_pos": 600},
+                   "presses": [soak.press("af_on", 100, 50)],
+                   "serial": [soak.cmd(700, "move 900"), soak.cmd(800, "clear"),
+                              soak.cmd(900, "move 900"), soak.cmd(1400, "status")]})
+    hit = res.ev("limit_hit")
+    assert len(hit) == 1 and hit[0]["moving"]
+    closed = [t for t, lv in tr.changes("home") if lv == 1][0]
+    late = [t for t in tr.rising("step") if closed < t <= 600e6]
+    assert len(late) <= 2 and (not late or late[-1] - closed < 100e3), late   # at once
+    assert 598 <= tr.value_at("lens_pos", 650e6) <= 600
+    refused = [e for e in res.events if e.get("re") == "move" and e["t"] < 750000]
+    assert refused and "error" in refused[0] and "clear" in refused[0]["error"]
+    assert res.replies("clear")[0]["cleared"] == "limit"
+    ok = [e for e in res.replies("move") if e["t"] > 850000]
+    assert ok and ok[0]["ok"] and res.replies("status")[0]["pos"] == 900
