@@ -325,10 +325,10 @@ class Motion:
         self._end = time.ticks_add(start, us)
         i = (self._qh + self._qc) & (QN - 1)
         self._qc += 1
-        self._q_end[i] = self._end
+        self._q_end[i] = self._end      # pyright: ignore[reportArgumentType, reportCallIssue] (ticks are ints)
         self._q_pos[i] = self.plan.pos
         self._q_n[i] = signed
-        self._q_start[i] = start
+        self._q_start[i] = start        # pyright: ignore[reportArgumentType, reportCallIssue]
         self._q_per[i] = per
 
     def _finish(self, pos, why):

@@ -50,12 +50,9 @@ class Planner:
         self.freq = freq
         self.tol_s = tol_s          # bound on a step's deviation from the ideal profile
         self.chunk_s = chunk_s      # cruise words last about this long
-        self.ramp = None
         self.jerk = 0.0
-        if ramp is not None:
-            self._use(ramp)
-        else:
-            self.set_limits(max_speed, accel)
+        self.ramp = ramp if ramp is not None else Ramp(max_speed, accel, freq, tol_s)
+        self._use(self.ramp)
         self.pos = 0                # integer position (steps emitted so far)
         self.s = 0                  # direction of motion: +1 / -1, 0 at rest
         self.j = 0                  # next step at this crossing index of the ramp
@@ -77,7 +74,7 @@ class Planner:
         """New limits; the ramp is rebuilt only when speed or acceleration change."""
         self.jerk = float(jerk)
         r = self.ramp
-        if r is None or r.vmax != float(max_speed) or r.a != float(accel):
+        if r.vmax != float(max_speed) or r.a != float(accel):
             self._use(Ramp(max_speed, accel, self.freq, self.tol_s))
 
     def _use(self, ramp):
@@ -131,9 +128,10 @@ class Planner:
         """The next segment, or None when the goal is reached (at rest)."""
         if self.at_rest:
             return self._start()
-        if self._sc is not None:
+        sc = self._sc
+        if sc is not None:
             if self.mode == MODE_MOVE and self._sc_target == self.target:
-                return self._sc_segment()
+                return self._sc_segment(sc)
             self._leave_scurve()
         if self.mode == MODE_MOVE:
             return self._move((self.target - self.pos) * self.s - self.j - 1)
@@ -282,8 +280,7 @@ class Planner:
         self._sc_v = sc.v_at(0.5)
         return (SEG_DIR, 1 if s > 0 else 0, self._cycles(sc.span(0.0, 0.5), 1))
 
-    def _sc_segment(self):
-        sc = self._sc
+    def _sc_segment(self, sc):
         s = self.s
         done = (self.pos - self._sc_start) * s          # whole steps taken (integers)
         x = done + 0.5                                  # the crossing we are at

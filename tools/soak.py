@@ -445,7 +445,7 @@ def lidar_garbage(seconds=60):
     """Garbage and bad checksums for `seconds`, AF-ON pressed in it: no reading taken."""
     dur = (seconds + 2) * 1000
     raw = {"duration_ms": dur, "subject_mm": [[0, 2000]], "config": {"af_mode": "one_shot", "focus_timeout_ms": 500},
-           "presses": [press("af_on", 1000 + i * 5000, 50) for i in range(int(seconds // 5))],
+           "presses": [press("af_on", 1000 + i * 2000, 50) for i in range(max(1, int(seconds // 2)))],
            "serial": [cmd(900, "status"), cmd(dur - 700, "status")]}
     faults = {"lidar": [[950, dur - 500, "garbage"]]}
     res, tr = run(raw, extra_setup={"faults": faults})
