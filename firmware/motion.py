@@ -19,6 +19,7 @@ from waits import ms_until
 _US_PER_S = const(1000000)
 TRACK_HORIZON_US = const(4000)   # servo: queue at most this much motion ahead
 QN = const(16)                   # words in flight at most (FIFO 8 + the one running)
+MOVE_REFILL_US = const(12000)   # moves: top up once less than this is queued
 MOVE_HORIZON_US = const(24000)   # moves: enough to ride out a GC pause, short enough
                                  # that a stop or a new target acts within ~25 ms
 
@@ -246,6 +247,10 @@ class Motion:
         gen = self.gen
         plan = self.plan
         tracking = plan.mode == pl.MODE_TRACK
+        if not tracking:
+            ahead = time.ticks_diff(self._end, now) - MOVE_REFILL_US
+            if ahead > 0:
+                return ahead // 1000 + 1    # plenty queued: come back when it is not
         while gen.room() > 0 and self._qc < QN:
             ahead = time.ticks_diff(self._end, now)
             if tracking:
@@ -301,31 +306,32 @@ class Motion:
             self._extra_dwell = 0
             dur = d + sg.DIR_WORD_OVERHEAD
             carry += cyc - dur
-            word = sg.dir_word(arg, d)
+            word = 1 | (arg << 1) | (d << 2)                # stepgen.dir_word, inline
             per = 0
         else:
             n = arg
-            adj = carry - sg.STEP_WORD_RISE
-            per = cyc + adj // n
+            per = cyc + (carry - sg.STEP_WORD_RISE) // n    # carry the rise and rounding
             if per < self._p_floor:
                 per = self._p_floor     # rounding never makes a step faster than max_speed
             elif per > t.max_period:
                 per = t.max_period
             dur = sg.STEP_WORD_RISE + n * per
             carry += n * cyc - dur
-            word = sg.step_word(n, per - t.h - sg.STEP_OVERHEAD)
+            word = ((n - 1) << 1) | ((per - t.h - sg.STEP_OVERHEAD) << 9)   # step_word
         if carry > 1000 or carry < -1000:
             carry = 0               # a pad (setup, wake) the profile cannot absorb
         self._carry = carry
-        self.gen.push(word)
-        start = self._end if time.ticks_diff(self._end, now) > 0 else now
+        self.gen.sm.put(word)
+        end = self._end
+        start = end if time.ticks_diff(end, now) > 0 else now
         tot = self._rem + dur
         us = tot // self._cyc_per_us
         self._rem = tot - us * self._cyc_per_us
-        self._end = time.ticks_add(start, us)
+        end = time.ticks_add(start, us)
+        self._end = end
         i = (self._qh + self._qc) & (QN - 1)
         self._qc += 1
-        self._q_end[i] = self._end      # pyright: ignore[reportArgumentType, reportCallIssue] (ticks are ints)
+        self._q_end[i] = end            # pyright: ignore[reportArgumentType, reportCallIssue] (ticks are ints)
         self._q_pos[i] = self.plan.pos
         self._q_n[i] = signed
         self._q_start[i] = start        # pyright: ignore[reportArgumentType, reportCallIssue]

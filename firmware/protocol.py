@@ -145,7 +145,6 @@ class Out:
             if n >= CHUNK:
                 out.write(line[pos:pos + CHUNK])
                 pos += CHUNK
-                await asyncio.sleep_ms(0)   # one chunk per turn: the service loop comes first
                 continue
             # the line's tail: pad to a whole chunk, newline last
             buf[:n - 1] = line[pos:len(line) - 1]
@@ -155,6 +154,7 @@ class Out:
             out.write(bytes(buf))
             pos = len(line)
             self.sent += 1
+            await asyncio.sleep_ms(0)       # one line per turn: the service loop goes first
 
     def _next_line(self):
         if self.dropped:

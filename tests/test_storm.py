@@ -15,3 +15,15 @@ def test_2000_chattering_full_presses_make_2000_exposures():
     # the firmware's own heap, reported apart from the board's
     assert 0 < res.stats["firmware_mem_alloc"] < 100 * 1024
     assert res.stats["sim_mem_alloc"] > 0 and res.stats["heap_reserved"] > 0
+
+
+def test_spikes_below_glitch_us_make_nothing_and_the_lens_stays():
+    """Issue 11, item 6: spikes shorter than glitch_us on the full press, AF-ON and a jog
+    button are no press, no exposure, no AF and no step (500 in `make soak`)."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+    import soak
+    fig = soak.spike_storm("vpico", 150)
+    assert fig["presses"] == fig["exposures"] == fig["steps"] == 0
+    assert fig["edges_seen"] >= 2 * 150        # the IRQs saw every spike

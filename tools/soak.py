@@ -221,11 +221,11 @@ def powercut(write="config", sets=3, verify_boot=None, press=True, workdir=None)
     else:
         key = "lens_cal"
         values = [[[400, 3000 + i], [1000, 1300], [3000, 500], [8000, 250]] for i in range(sets)]
-    gap = 250.0
+    gap = 400.0     # a write with a littlefs compaction takes ~165 ms on the rp2040 target
     at = [150 + gap * i for i in range(sets)]
     serial = [cmd(a, "config set %s %s" % (key, json.dumps(v, separators=(",", ":"))))
               for a, v in zip(at, values)]
-    raw = {"duration_ms": at[-1] + gap, "config": base, "subject_mm": [[0, 2000]],
+    raw = {"duration_ms": at[-1] + gap + 100, "config": base, "subject_mm": [[0, 2000]],
            "serial": serial}
     own = workdir is None
     work = workdir or tempfile.mkdtemp(prefix="powercut-")
@@ -414,8 +414,8 @@ def watchdog(target="vpico", wd_ms=300):
     """`test hang` after a move and a shot: the watchdog resets the board; the camera
     lines stay inactive, no step from the hang to the firmware's restart, the driver is
     disabled from the reset on; the boot event says watchdog."""
-    hang = 700 if target == "vpico" else 900
-    end = hang + wd_ms + 1500
+    hang = 700 if target == "vpico" else 550
+    end = hang + wd_ms + (1500 if target == "vpico" else 1000)     # rp2040: ~580 ms boot
     raw = {"duration_ms": end, "subject_mm": [[0, 2000]],
            "config": {"watchdog_ms": wd_ms, "shutter_pulse_ms": 20},
            "serial": [cmd(200, "move 200"), cmd(450, "shoot"), cmd(hang, "test hang"),
@@ -452,7 +452,8 @@ def lidar_garbage(seconds=60):
     st = res.replies("status")
     assert not res.ev("af_target") and res.stats["steps"] == 0, "a false reading"
     # the last usable reading is the one from before the garbage
-    assert st[-1]["mm"] == st[0]["mm"] and st[-1]["lidar_age_ms"] >= dur - 700 - 950, st[-1]
+    # (stamped when the loop parses it: up to a few ms after the garbage began)
+    assert st[-1]["mm"] == st[0]["mm"] and st[-1]["lidar_age_ms"] >= dur - 700 - 950 - 10, st[-1]
     assert len(res.ev("af_error")) == len(raw["presses"]), res.ev("af_error")
     return {"seconds": seconds, "af_presses": len(raw["presses"]),
             "af_errors": len(res.ev("af_error")), "false_readings": 0,
@@ -532,8 +533,8 @@ def main(argv=None):
     if w in ("all", "flood"):
         todo += [("flood", lambda t=t: flood(t, 10000 if t == "vpico" else 1000)) for t in tg]
     if w in ("all", "powercut") and "rp2040" in tg:
-        todo += [("powercut config", lambda: powercut("config")),
-                 ("powercut calibration", lambda: powercut("lens_cal"))]
+        todo += [("powercut config", lambda: powercut("config", sets=40)),
+                 ("powercut calibration", lambda: powercut("lens_cal", sets=40))]
     if w in ("all", "soak"):
         for t in tg:
             secs = a.seconds or (3600 if t == "vpico" else 60)

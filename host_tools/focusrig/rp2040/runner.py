@@ -125,7 +125,8 @@ def _run(node, s, workdir, timeout, progress, flash_image, keep_flash, correctio
             k = msg["k"]
             if k == "line":
                 usb.append((msg["t"], msg["s"]))
-                _line(res, msg["s"])
+                if _line(res, msg["s"]):
+                    res.arrivals.append(msg["t"])
             elif k == "reset":
                 res.resets.append((msg["t_ns"], msg["reason"]))
             elif k == "progress" and progress is not None and msg.get("booted"):
@@ -174,10 +175,12 @@ def _run(node, s, workdir, timeout, progress, flash_image, keep_flash, correctio
 
 
 def _line(res, line):
+    """Keep one firmware line; True when it was an event (JSON)."""
     if line.startswith("{"):
         try:
             res.events.append(json.loads(line))
-            return
+            return True
         except ValueError:
             pass
     res.raw_lines.append(line)
+    return False

@@ -136,6 +136,7 @@ class Result:
 
     def __init__(self):
         self.events = []        # firmware JSON lines (dicts), in order
+        self.arrivals = []      # ns (scenario time) each event line reached the host, or None
         self.raw_lines = []     # anything else the firmware printed
         self.trace = []         # (t_ns, signal, value)
         self.stats = {}
@@ -175,6 +176,7 @@ def _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading=Fals
     edges, logical = scn.edges(s, sigs)
     trace_path = os.path.join(workdir, "trace.bin")
     stats_path = os.path.join(workdir, "stats.json")
+    lines_path = os.path.join(workdir, "usb_lines.bin")
     driver = s["config_full"]["driver"]
     lens = dict(DRIVER_MODELS[driver])
     lens.update(s.get("lens", {}))
@@ -197,6 +199,7 @@ def _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading=Fals
         "usb": {"host_reading": not host_not_reading},
         "trace": trace_path,
         "stats": stats_path,
+        "usb_lines": lines_path,
         "flash": flash,
     }
     if extra_setup:
@@ -222,13 +225,17 @@ def _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading=Fals
 
     th = threading.Thread(target=pump_stderr, daemon=True)
     th.start()
+    nth_line = -1
+    ev_line = []
     try:
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            nth_line += 1
             if line.startswith("{"):
                 try:
                     ev = json.loads(line)
                     res.events.append(ev)
+                    ev_line.append(nth_line)
                     if progress is not None and "t" in ev:
                         progress(ev["t"] / 1000.0)
                     continue
@@ -246,6 +253,12 @@ def _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading=Fals
     if os.path.exists(stats_path):
         with open(stats_path) as f:
             res.stats = json.load(f)
+    at = []
+    if os.path.exists(lines_path):
+        with open(lines_path, "rb") as f:
+            data = f.read()
+        at = [v for (v,) in struct.iter_unpack("<q", data[:len(data) - len(data) % 8])]
+    res.arrivals = [at[i] if i < len(at) else None for i in ev_line]
     if proc.returncode != 0 or not res.stats:
         tail = (res.stderr.strip().splitlines() or res.raw_lines or ["no output"])[-12:]
         raise VirtualPicoError("virtual Pico run failed (exit %s):\n%s" % (proc.returncode, "\n".join(tail)))

@@ -124,6 +124,8 @@ class Board:
         self.usb = UsbCdc(usb.get("host_connected", True), usb.get("host_reading", True),
                           usb.get("drain_bytes_per_ms", 1000))
         self.serial = dev.SerialScript(self.usb, setup.get("serial", []))
+        if setup.get("usb_lines"):
+            self.usb.line_file = open(setup["usb_lines"], "wb")
         probe = setup.get("alloc_probe")
         if probe:
             _instrument_board()
@@ -134,6 +136,8 @@ class Board:
     def finish(self):
         K.sync()
         self.usb.uninstall()            # the host reads what is left in the TX FIFO
+        if self.usb.line_file is not None:
+            self.usb.line_file.close()
         stats = {
             "t_ns": K.now,
             "irqs": K.irq_count,

@@ -27,6 +27,7 @@ Not modelled: the text stream's "\\r" -> "\\n" on sys.stdin (sys_stdio_mphal.c:6
 the TX FIFO's overwrite-oldest while disconnected, USB enumeration and DTR edges.
 """
 
+import struct
 import sys
 
 from _vp_kernel import K, NS_PER_MS
@@ -58,6 +59,8 @@ class UsbCdc:
         self.rx_bytes = 0
         self.tx_bytes = 0
         self.dropped = 0                    # written with no host connected
+        self.line_file = None               # open file: virtual ns each line reached the host
+        self._rec = bytearray(8)
         self.interrupts = 0
         self._drain_due = False
 
@@ -104,6 +107,12 @@ class UsbCdc:
         out = self.tx[:n]
         self.tx = self.tx[n:]
         self.tx_t = K.now
+        if self.line_file is not None:
+            # when the host has each line (host-link latency), streamed to a file: a list
+            # would grow the board's share of the heap over a long run
+            struct.pack_into("<q", self._rec, 0, K.now)
+            for _ in range(out.count(b"\n")):
+                self.line_file.write(self._rec)
         if _vphook is not None:
             _vphook.raw_write(1, out)
         else:
