@@ -84,10 +84,10 @@ class App:
         self.inputs = inputs.Inputs(pins.INPUT_NAMES, in_pins, pins.INPUT_ACTIVES,
                                     self.cfg["debounce_ms"], self.cfg["glitch_us"], self.flag,
                                     switches=(HOME,))
-        self._hook = self._isr_hook          # bound once (a hard IRQ must not allocate)
-        self.inputs.isr_hook = self._hook
         self.commands = commands.Commands(self)
         self.extras = features.Features(self)    # jog, marks, stacking, homing
+        self._hook = self._isr_hook          # bound once (a hard IRQ must not allocate)
+        self.inputs.isr_hook = self._hook
 
     def _motion_cfg(self):
         c = dict(self.cfg)
@@ -98,19 +98,22 @@ class App:
         inp = getattr(self, "inputs", None)         # (not yet while the parts are built)
         return inp is not None and not inp.dirty[S2]
 
-    # ---- interrupt hook: the full-press fast path --------------------------------------
+    # ---- interrupt hook: the full-press fast path, the limit switch's stop -------------
     def _isr_hook(self, idx, state, t):
         if idx == S2 and state == 1 and not self.inputs.held_at_boot[S2]:
             self.trigger.fire_irq(t)
+        elif idx == HOME and state == 1 and self.motion.moving and self.extras.homing.halts():
+            self.motion.halt_irq()          # the main loop's halt() does the bookkeeping
 
     # ---- events from parts -------------------------------------------------------------
     def _motion_event(self, name, **fields):
         t = time.ticks_us()
         self.out.event(name, t, **fields)
         if name == "motion_stop":
-            self.focus.on_moved(t)
+            why = fields.get("why", "done")
+            self.focus.on_moved(t, why)
             if self.extras:
-                self.extras.on_moved(t, fields.get("why"))
+                self.extras.on_moved(t, why)
 
     def _input(self, t, idx, st):
         name = self.inputs.names[idx]
@@ -139,6 +142,8 @@ class App:
         w = earliest(w, self.inputs.settle(now))
         for t, idx, st in self.inputs.events():
             self._input(t, idx, st)
+        if self.motion.halted_in_irq:
+            self.motion.halt()          # stopped in the IRQ, no switch event (a lost race)
         self.trigger.rearm()
         if self.lidar.poll():
             self.focus.on_reading(time.ticks_us())

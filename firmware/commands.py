@@ -47,10 +47,13 @@ class Commands:
 
     def c_status(self, args):
         a = self.app
-        t0 = time.ticks_us()
-        gc.collect()
-        gc_us = time.ticks_diff(time.ticks_us(), t0)
-        a.out.reply("status", gc_us=gc_us, state=focus.STATE_NAMES[a.focus.state],
+        before = gc.mem_alloc()         # allocated since the last collection (the loop
+        gc_us = -1                      # collects only when idle: see app.GC_IDLE_BYTES)
+        if not (a.motion.busy() or a.focus.af_running() or a.trigger.firing):
+            t0 = time.ticks_us()        # a collection takes ~15 ms on an RP2040: never
+            gc.collect()                # while the lens moves or the shutter fires
+            gc_us = time.ticks_diff(time.ticks_us(), t0)
+        a.out.reply("status", gc_us=gc_us, mem_before_gc=before, state=focus.STATE_NAMES[a.focus.state],
                     pos=a.motion.pos_now(), target=a.motion.target(),
                     moving=a.motion.busy(), enabled=a.motion.enabled,
                     mm=a.lidar.mm, lidar_frames=a.lidar.frames,

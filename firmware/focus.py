@@ -51,6 +51,7 @@ E_END = const(1)        # the button that started AF released
 E_READING = const(2)    # a usable distance reading arrived
 E_MOVED = const(3)      # the lens came to rest
 E_TIMEOUT = const(4)    # focus_timeout_ms since AF start without focus
+E_HALTED = const(5)     # the move was halted (limit switch), not finished
 
 # (state, event) -> handler name. Missing pairs are ignored on purpose.
 AF_TABLE = {
@@ -63,18 +64,23 @@ AF_TABLE = {
     (LOCKED, E_END): "unlock",
     (FOCUSING, E_MOVED): "achieved",
     (FOCUSING, E_TIMEOUT): "fail",
+    (FOCUSING, E_HALTED): "halted",
     (TRACKING, E_READING): "follow",
     (TRACKING, E_END): "release_servo",
     (TRACKING, E_TIMEOUT): "lost",
+    (TRACKING, E_HALTED): "halted",
     (STOPPING, E_MOVED): "to_idle",
+    (STOPPING, E_HALTED): "to_idle",
     (GATHER, E_READING): "gather",
     (GATHER, E_END): "group_focus",
 }
 
 FRESH_US = const(30000)        # servo: a reading this recent starts tracking at once
 ACQUIRE_POLL_MS = const(1)     # one-shot: look for the next LiDAR frame this often
-ALPHA = 0.5                    # servo filter gains (position, velocity)
-BETA = 0.3
+ALPHA_DIV = const(2)           # servo filter gains: position 1/2, velocity 0.3 (300/1000)
+BETA_PER_MILLE = const(300)
+V16_MAX = const(320000)        # 20 m/s in 1/16 mm/s: faster estimates are noise
+STALE_MS = const(500)          # an estimate older than this starts again
 SERVO_LEAD_US = const(7000)    # reading age: 5 ms LiDAR averaging + 0.8 ms frame + ~1 ms polling
 
 
@@ -94,8 +100,8 @@ class FocusMachine:
         self.in_tol = False
         self.achieved_reported = False
         # servo filter (alpha-beta in step space)
-        self.x_est = 0.0
-        self.v_est = 0.0
+        self.x16 = 0                 # servo estimate: distance (1/16 mm), speed (1/16 mm/s)
+        self.v16 = 0
         self.t_est = 0
         self.have_est = False
         self.lost_reported = False
@@ -194,6 +200,17 @@ class FocusMachine:
             self.pending_fire = False
             self.out.event("shot_refused", t, why="focus_not_achieved")
 
+    def _halted(self, t):
+        """The lens was stopped short of focus (the limit switch): an error, never a lock.
+        AF ends; motion stays refused until `clear`."""
+        self.deadline_armed = False
+        self.in_tol = False
+        self.out.event("af_error", t, why="halted", after_ms=time.ticks_diff(t, self.af_t0) // 1000)
+        self._set(IDLE, t)
+        if self.pending_fire:
+            self.pending_fire = False
+            self.out.event("shot_refused", t, why="focus_not_achieved")
+
     def _unlock(self, t):
         """Half-press AF: letting go of the half press ends the lock (a new half press
         focuses again). With back-button focus the lock outlives AF-ON's release."""
@@ -204,33 +221,43 @@ class FocusMachine:
     def _follow(self, t):
         """Servo: a new distance. The alpha-beta filter runs in millimetres (a subject at
         constant speed is linear there; focus position is not: it goes with 1/distance),
-        then the prediction goes through the calibration to a position and a speed."""
+        then the prediction goes through the calibration to a position and a speed.
+        Integers only (1/16 mm, 1/16 mm/s, ms, 1/16 steps): this runs at the LiDAR's
+        100 Hz and a float is a heap object on the RP2040 port."""
         mm = self.lidar.mm
         tr = self.lidar.t_us
-        if not self.have_est:
-            self.x_est, self.v_est, self.t_est = float(mm), 0.0, tr
+        dt = time.ticks_diff(tr, self.t_est) // 1000        # ms since the last estimate
+        if not self.have_est or dt > STALE_MS:
+            self.x16, self.v16, self.t_est = mm << 4, 0, tr
             self.have_est = True
         else:
-            dt = time.ticks_diff(tr, self.t_est) / 1000000
             if dt <= 0:
                 return
-            xp = self.x_est + self.v_est * dt
-            r = mm - xp
-            self.x_est = xp + ALPHA * r
-            self.v_est = self.v_est + BETA * r / dt
+            xp = self.x16 + self.v16 * dt // 1000
+            r = (mm << 4) - xp
+            self.x16 = xp + r // ALPHA_DIV
+            v = self.v16 + r * BETA_PER_MILLE // dt         # r / (dt / 1000) * BETA
+            self.v16 = V16_MAX if v > V16_MAX else (-V16_MAX if v < -V16_MAX else v)
             self.t_est = tr
-        lead = (SERVO_LEAD_US + time.ticks_diff(t, tr)) / 1000000
-        d = self.x_est + self.v_est * lead
+        lead = (SERVO_LEAD_US + time.ticks_diff(t, tr)) // 1000
+        if lead > STALE_MS:
+            lead = STALE_MS
+        d = (self.x16 + self.v16 * lead // 1000) >> 4
         if d < 1:
-            d = 1.0
+            d = 1
         cal = self.cal
-        goal = cal.steps_for(d)
-        d2 = d + self.v_est * 0.01
-        vel = (cal.steps_for(d2 if d2 > 1 else 1.0) - goal) / 0.01
-        self.target = int(goal + 0.5)
-        self.motion.track(goal, vel, t)
-        err = self.motion.pos_now(t) - goal
-        self.in_tol = -self.tol - 0.5 <= err <= self.tol + 0.5
+        goal16 = cal.steps16(d)
+        # focus speed: a central difference over +-50 ms (whole mm are fine at that span;
+        # 1/distance is curved, a one-sided difference would overshoot an approach)
+        dd = self.v16 // 320
+        d1 = d - dd
+        d2 = d + dd
+        vel = (cal.steps16(d2 if d2 > 1 else 1) - cal.steps16(d1 if d1 > 1 else 1)) * 10 >> 4
+        self.target = (goal16 + 8) >> 4
+        self.motion.track16(goal16, vel, t)
+        err16 = (self.motion.pos_now(t) << 4) - goal16
+        tol16 = (self.tol << 4) + 8
+        self.in_tol = -tol16 <= err16 <= tol16
         self.deadline_armed = False
         self.lost_reported = False
         if self.in_tol and not self.achieved_reported:
@@ -413,5 +440,6 @@ class FocusMachine:
     def on_reading(self, t):
         self.af(E_READING, t)
 
-    def on_moved(self, t):
-        self.af(E_MOVED, t)
+    def on_moved(self, t, why="done"):
+        """The lens came to rest; why is motion_stop's ("halt": stopped short)."""
+        self.af(E_HALTED if why == "halt" else E_MOVED, t)

@@ -52,14 +52,16 @@ class Motion:
         self._legs = []                 # remaining targets of a multi-leg move (backlash)
         self.last_pos = 0               # position after the last completed word
         self.clamped = False
-        self._trk_x = 0.0
-        self._trk_v = 0.0
+        self._trk_x16 = 0               # servo target: 1/16 steps, steps/s, ticks_us
+        self._trk_v = 0
         self._trk_t = 0
         self.enabled = False
         self.fault = None               # e.g. "limit": motion refused until cleared
         self.underruns = 0              # words that found the PIO already idle mid-motion
         self.late_us = 0                # total time the PIO waited for them
         self._announce = None           # motion_start (pos, target, reason) not yet said
+        self.halted_in_irq = False      # halt_irq() stopped the PIO; halt() not yet run
+        self._halt_t = 0                # ticks_us just after it did
         self._idle_since = time.ticks_ms()
 
     def configure(self, cfg):
@@ -132,19 +134,27 @@ class Motion:
 
     def track(self, x, v, t=None):
         """Follow a target at x (steps) at time t (ticks_us, default now) moving at v
-        (steps/s). Each segment is planned against where the target will be when the PIO
-        reaches that segment, and the FIFO is kept short (TRACK_HORIZON_US) so a new
-        reading takes effect quickly."""
+        (steps/s). Each word is planned against where the target will be when the PIO
+        reaches it, and the FIFO is kept short (TRACK_HORIZON_US) so a new reading takes
+        effect quickly."""
+        self.track16(int(x * 16), int(v), time.ticks_us() if t is None else t)
+
+    def track16(self, x16, v, t):
+        """track() in integers (the servo's 100 Hz path allocates nothing): x16 in 1/16
+        steps, v in steps/s, t in ticks_us."""
         if self.refuse():
             return
         self._legs = []
-        x = self.clamp(x)
+        lo = self.min_pos << 4
+        hi = self.max_pos << 4
+        self.clamped = not lo <= x16 <= hi
+        x16 = lo if x16 < lo else (hi if x16 > hi else x16)
         if not self.moving:
-            self._begin("track", int(x))
-        self._trk_x = x
+            self._begin("track", x16 >> 4)
+        self._trk_x16 = x16
         self._trk_v = v
-        self._trk_t = time.ticks_us() if t is None else t
-        self.plan.track(x, v)
+        self._trk_t = t
+        self.plan.track16(x16, v)
 
     def stop(self):
         """Brake within `accel` and hold."""
@@ -169,7 +179,8 @@ class Motion:
         sm.restart()            # clears ISR (the pulse width) among the internal state
         self.gen.load_timing(self.timing)
         sm.active(1)
-        now = time.ticks_us()
+        now = self._halt_t if self.halted_in_irq else time.ticks_us()
+        self.halted_in_irq = False
         pos = self.pos_now(now)
         self.plan = self.plan.fresh(pos)
         self._qc = 0
@@ -177,6 +188,18 @@ class Motion:
         self._carry = 0
         self._legs = []
         self._finish(pos, "halt")
+
+    def halt_irq(self):
+        """The limit switch's hard IRQ (no heap): stop the step PIO now and note when
+        (midway between a clock read just before and one just after: a STEP rise the
+        schedule puts within about a microsecond of the stop can still be miscounted).
+        halt() from the main loop does the rest and counts the steps up to that moment;
+        until then service() leaves the FIFO and the words in flight alone."""
+        t0 = time.ticks_us()
+        self.gen.sm.active(0)
+        t1 = time.ticks_us()
+        self._halt_t = time.ticks_add(t0, time.ticks_diff(t1, t0) // 2)
+        self.halted_in_irq = True
 
     # ---- state -----------------------------------------------------------------------
     def busy(self):
@@ -228,6 +251,8 @@ class Motion:
 
     def service(self):
         """Top up the FIFO. Returns ms until it wants to run again (-1: nothing to do)."""
+        if self.halted_in_irq:
+            return 1                    # the PIO is stopped: halt() comes next
         now = time.ticks_us()
         q_end = self._q_end
         while self._qc and time.ticks_diff(now, q_end[self._qh]) >= 0:
@@ -256,13 +281,15 @@ class Motion:
             if tracking:
                 if ahead > TRACK_HORIZON_US:
                     break
-                x = self._trk_x + self._trk_v * (
-                    time.ticks_diff(self._end if ahead > 0 else now, self._trk_t) / 1e6)
-                if x < self.min_pos:
-                    x = self.min_pos
-                elif x > self.max_pos:
-                    x = self.max_pos
-                plan.tgt_x = x
+                # where the target will be when this word starts: v * dt in 1/16 steps,
+                # dt in 64 us units (16 / 1e6 * 64 = 1 / 976.6), in small ints
+                dt = time.ticks_diff(self._end if ahead > 0 else now, self._trk_t) >> 6
+                if dt > 4000:
+                    dt = 4000
+                x16 = self._trk_x16 + self._trk_v * dt // 977
+                lo = self.min_pos << 4
+                hi = self.max_pos << 4
+                plan.tgt_x16 = lo if x16 < lo else (hi if x16 > hi else x16)
             elif ahead > MOVE_HORIZON_US:
                 break
             before = plan.pos
@@ -327,7 +354,7 @@ class Motion:
         tot = self._rem + dur
         us = tot // self._cyc_per_us
         self._rem = tot - us * self._cyc_per_us
-        end = time.ticks_add(start, us)
+        end = time.ticks_add(start, us)  # pyright: ignore[reportArgumentType]
         self._end = end
         i = (self._qh + self._qc) & (QN - 1)
         self._qc += 1

@@ -17,7 +17,7 @@ table), from rest or from any state a retarget finds it in.
 
 Tracking (servo) follows a target position and velocity: at each word it accelerates one
 group, holds the current speed for a couple of milliseconds, or brakes one group, toward
-v_target + min(gain * error, sqrt(accel * error)); a still target within TRACK_RESTART
+v_target + min(gain * error, sqrt(accel * error)), in integers; a still target within 1.5
 steps becomes a move onto its nearest whole step (no dithering).
 
 Jerk-limited moves (jerk > 0) are planned from rest by scurve.py, live; a retarget leaves
@@ -28,7 +28,6 @@ Segments, consumed by motion.py (all times in PIO cycles):
     (SEG_STEPS, n, period)       n steps `period` apart, the first one now
 """
 
-from scurve import SCurve
 from ramp import Ramp, MAX_N
 
 # plain ints, not const(): this module also runs on CPython in the host tests
@@ -39,9 +38,11 @@ MODE_IDLE = 0
 MODE_MOVE = 1
 MODE_TRACK = 2
 
-TRACK_STILL_V = 100.0       # steps/s: a target slower than this counts as still
-TRACK_RESTART = 1.5         # steps: a resting lens follows a still target this far off
-TRACK_HOLD_S = 0.002        # servo: hold a speed this long between decisions
+TRACK_STILL_V = 100         # steps/s: a target slower than this counts as still
+TRACK_RESTART16 = 24        # 1/16 steps (1.5 steps): a resting lens follows a still
+                            # target this far off
+TRACK_HOLD_MS = 2           # servo: hold a speed this long between decisions
+TRACK_ERR16_MAX = 1 << 24   # errors beyond this (1/16 steps) count as this (small ints)
 
 
 class Planner:
@@ -60,9 +61,9 @@ class Planner:
         self.at_rest = True
         self.mode = MODE_IDLE
         self.target = 0
-        self.tgt_v = 0.0            # track mode: target velocity (steps/s)
-        self.tgt_x = 0.0            # track mode: target position (steps)
-        self.track_gain = 50.0      # 1/s: speed per step of error near the target
+        self.tgt_v = 0              # track mode: target velocity (steps/s, int)
+        self.tgt_x16 = 0            # track mode: target position (1/16 steps, int)
+        self.track_gain = 50        # 1/s: speed per step of error near the target
         self._sc = None             # S-curve of the current move (jerk > 0)
         self._sc_start = 0
         self._sc_target = 0
@@ -99,9 +100,14 @@ class Planner:
 
     def track(self, x, v):
         """Follow a target now at x (steps) moving at v (steps/s)."""
+        self.track16(int(x * 16), int(v))
+
+    def track16(self, x16, v):
+        """track() in integers: x16 in 1/16 steps, v in steps/s (the servo's path: a
+        float is a heap object on the RP2040, and this runs at every word)."""
         self.mode = MODE_TRACK
-        self.tgt_x = float(x)
-        self.tgt_v = float(v)
+        self.tgt_x16 = x16
+        self.tgt_v = v
 
     def stop(self):
         """Brake at `accel` and rest on the first integer position reachable."""
@@ -193,51 +199,59 @@ class Planner:
         return (SEG_STEPS, n, per)
 
     def _track(self):
+        """One word toward the target: accelerate a group, hold, or brake a group. All
+        integers: speeds at the table's boundaries (r.v), errors in 1/16 steps."""
         r = self.ramp
         j = self.j
         s = self.s
-        e = self.tgt_x - self.pos - 0.5 * s
-        if (-TRACK_STILL_V < self.tgt_v < TRACK_STILL_V and -TRACK_RESTART <= e <= TRACK_RESTART
+        k = self.k
+        e16 = self.tgt_x16 - (self.pos << 4) - 8 * s
+        tv = self.tgt_v
+        if (-TRACK_STILL_V < tv < TRACK_STILL_V and -TRACK_RESTART16 <= e16 <= TRACK_RESTART16
                 and j == 0):
             # a (nearly) still target and the lens slow and on it: settle onto the nearest
             # whole step; a reading a step away restarts tracking
-            self.target = _floor(self.tgt_x + 0.5)
+            self.target = (self.tgt_x16 + 8) >> 4
             self.mode = MODE_MOVE
             return self.next_segment()
-        vd = self._vdes(e) * s              # desired speed along the motion
+        vd = self._vdes16(e16) * s          # desired speed along the motion
         if vd <= 0:
             return self._down()
-        k = self.k
-        vj = r.speed_at(j)
-        if j < r.J:
+        vj = r.v[k]
+        if j < r.J and vd >= (vj + r.v[k + 1]) >> 1:
             top = r.b[k + 1]
-            if vd >= (vj + r.speed_at(top)) * 0.5:
-                if j == r.b[k]:
-                    n = r.n[k]
-                    per = r.p[k]
-                else:
-                    n, per = r.chord(j, top)
-                self.pos += n * s
-                self.j = top
-                self.k = k + 1
-                return (SEG_STEPS, n, per)
-        if j > 0:
-            bot = r.b[k] if j > r.b[k] else r.b[k - 1]
-            if vd <= (vj + r.speed_at(bot)) * 0.5:
-                return self._down()
-        n = _clip(int(vj * TRACK_HOLD_S))
+            if j == r.b[k]:
+                n = r.n[k]
+                per = r.p[k]
+            else:
+                n, per = r.chord(j, top)
+            self.pos += n * s
+            self.j = top
+            self.k = k + 1
+            return (SEG_STEPS, n, per)
+        if j > 0 and vd <= (vj + r.v[k if j > r.b[k] else k - 1]) >> 1:
+            return self._down()
+        n = _clip(vj * TRACK_HOLD_MS // 1000)
         self.pos += n * s
-        return (SEG_STEPS, n, r.h[k] if j == r.b[k] else int(self.freq / vj + 0.5))
+        if j == r.b[k]:
+            return (SEG_STEPS, n, r.h[k])
+        return (SEG_STEPS, n, int(self.freq / r.speed_at(j) + 0.5))    # rare: off a boundary
 
-    def _vdes(self, e):
-        """Signed speed the tracking law asks for at position error e (steps)."""
-        ae = e if e >= 0 else -e
-        corr = self.track_gain * ae
-        lim = (self.a * ae) ** 0.5          # fastest speed that can still stop on target
+    def _vdes16(self, e16):
+        """Signed speed (steps/s) the tracking law asks for at error e16 (1/16 steps):
+        v_target + min(gain * error, sqrt(accel * error)), the square root read off the
+        ramp (the speed at x = error / 2 is sqrt(accel * error))."""
+        r = self.ramp
+        ae = e16 if e16 >= 0 else -e16
+        if ae > TRACK_ERR16_MAX:
+            ae = TRACK_ERR16_MAX
+        corr = (self.track_gain * ae) >> 4
+        half = ae >> 5
+        lim = r.v[r.group_of(half if half < r.J else r.J)]
         if lim < corr:
             corr = lim
-        v = self.tgt_v + (corr if e >= 0 else -corr)
-        vm = self.ramp.vtop
+        v = self.tgt_v + (corr if e16 >= 0 else -corr)
+        vm = r.v[r.K]
         return vm if v > vm else (-vm if v < -vm else v)
 
     def _start(self):
@@ -251,11 +265,12 @@ class Planner:
             if self.jerk > 0:
                 return self._sc_begin(d * s, s)
         elif self.mode == MODE_TRACK:
-            e = self.tgt_x - self.pos
-            if -TRACK_RESTART <= e <= TRACK_RESTART and -TRACK_STILL_V < self.tgt_v < TRACK_STILL_V:
+            e16 = self.tgt_x16 - (self.pos << 4)
+            if (-TRACK_RESTART16 <= e16 <= TRACK_RESTART16
+                    and -TRACK_STILL_V < self.tgt_v < TRACK_STILL_V):
                 return None                  # on a still target (hysteresis: no dithering)
-            s = 1 if (e + self.tgt_v * 0.02) > 0 else -1
-            if self._vdes(e) * s <= 0:
+            s = 1 if (e16 + (self.tgt_v << 4) // 50) > 0 else -1    # where it is in 20 ms
+            if self._vdes16(e16) * s <= 0:
                 return None
         else:
             return None
@@ -267,6 +282,7 @@ class Planner:
 
     # ---- jerk-limited moves ------------------------------------------------------------
     def _sc_begin(self, d, s):
+        from scurve import SCurve   # only with jerk > 0: not in the heap otherwise
         sc = SCurve(d, self.vmax, self.a, self.jerk)
         self._sc = sc
         self._sc_target = self.target

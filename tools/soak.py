@@ -378,7 +378,8 @@ def soak(target="vpico", seconds=3600, seed=7):
     names = [c["cmd"].split()[0] for c in raw["serial"]]
     for n in set(names):
         assert len(res.replies(n)) == names.count(n), n
-    mem = [e["mem_alloc"] for e in res.replies("status")]
+    # after a collection only (status collects when nothing moves or fires)
+    mem = [e["mem_alloc"] for e in res.replies("status") if e.get("gc_us", 0) >= 0]
     warm = mem[len(mem) // 10:] or mem
     return {"target": target, "seconds": seconds, "presses": len(raw["presses"]),
             "press_events": len(res.ev("press")), "exposures": len(exps),
