@@ -51,8 +51,12 @@ docs-if-possible: $(STAMP)
 	@if command -v dot >/dev/null 2>&1; then $(PY) -m focusrig.wiring --out hardware/diagrams; \
 	 else echo "docs: graphviz (dot) not installed: diagrams not regenerated (make system-deps)"; fi
 
+# figures for the closing notes; bench_realtime runs both targets side by side (rp2040 needs
+# the Node side: make rp2040-deps)
 bench: $(STAMP)
 	$(PY) tools/bench.py all
+	-$(MAKE) --no-print-directory rp2040-deps
+	$(PY) tools/bench_realtime.py
 
 # issue 11's long forms (about an hour of wall time): floods, power cuts, the one-hour
 # soak, watchdog, faults, storms, on the virtual Pico and the rp2040 target; prints

@@ -276,6 +276,12 @@ class Motion:
             ahead = time.ticks_diff(self._end, now) - MOVE_REFILL_US
             if ahead > 0:
                 return ahead // 1000 + 1    # plenty queued: come back when it is not
+        # a start from rest: hold the state machine while the first words go in, so it
+        # starts with a full FIFO (a fast ramp's first 8 words last ~2 ms, less than the
+        # Python that makes them takes on an RP2040)
+        cold = not self._qc and plan.at_rest
+        if cold:
+            gen.sm.active(0)
         while gen.room() > 0 and self._qc < QN:
             ahead = time.ticks_diff(self._end, now)
             if tracking:
@@ -304,6 +310,9 @@ class Motion:
                 self.underruns += 1             # the PIO ran dry in the middle of a motion
                 self.late_us -= ahead
             self._push(seg, now, plan.pos - before)
+        if cold:
+            gen.sm.active(1)
+            self._rebase(time.ticks_diff(time.ticks_us(), now))
         if self._announce is not None:
             self._announced()
         if self.plan.idle() and not self._legs:
@@ -363,6 +372,18 @@ class Motion:
         self._q_n[i] = signed
         self._q_start[i] = start        # pyright: ignore[reportArgumentType, reportCallIssue]
         self._q_per[i] = per
+
+    def _rebase(self, shift):
+        """The words queued in this pass started `shift` us late (the state machine was
+        held while they went in): move their times."""
+        if shift <= 0 or not self._qc:
+            return
+        i = self._qh
+        for _ in range(self._qc):
+            self._q_end[i] = time.ticks_add(self._q_end[i], shift)      # pyright: ignore[reportArgumentType, reportCallIssue]
+            self._q_start[i] = time.ticks_add(self._q_start[i], shift)  # pyright: ignore[reportArgumentType, reportCallIssue]
+            i = (i + 1) & (QN - 1)
+        self._end = time.ticks_add(self._end, shift)  # pyright: ignore[reportArgumentType]
 
     def _finish(self, pos, why):
         self._announced()
