@@ -13,7 +13,7 @@ all: test
 # The venv: pinned Python packages, the focusrig command, and the virtual Pico's
 # interpreter (MicroPython v1.28.0's unix port with the RP2040's number model, built once
 # into ~/.cache/focusrig from the v1.28.0 source; needs gcc-multilib).
-$(STAMP): requirements.txt pyproject.toml tools/build_micropython.py $(wildcard host_tools/focusrig/virtual_pico/cmod/*)
+$(STAMP): requirements.txt pyproject.toml tools/build_micropython.py $(wildcard host_tools/focusrig/virtual_pico/cmod/* host_tools/focusrig/virtual_pico/cmod/*/*)
 	@bash tools/install_system_deps.sh
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt

@@ -29,7 +29,8 @@ import features
 import watchdog
 
 CMD_POLL_MS = 5            # how often the command reader looks at the USB serial
-GC_IDLE_BYTES = 16384      # collect when idle once this much was allocated since the last
+CMD_YIELD_BYTES = 32       # it lets the other tasks run after this many bytes of one line
+GC_IDLE_BYTES = 65536      # collect when idle once this much was allocated since the last
 S1 = pins.IN_SHUTTER_HALF
 S2 = pins.IN_SHUTTER_FULL
 AFON = pins.IN_AF_ON
@@ -53,9 +54,10 @@ class App:
         self.out = protocol.Out(self.clock)
         self.cfg, note = config.load()
         self.boot_note = note
-        self.wd = watchdog.Watchdog(self.cfg["watchdog_ms"])    # fed by _ticker
+        self.wd = watchdog.Watchdog(self.cfg["watchdog_ms"])    # started by run, fed by _ticker
         self.save_pending = False
         self._ticker_task = None
+        self._input_cb = self._input            # bound once: no method object per pass
         self._gc_after = 0              # collect when idle and mem_alloc() passes this
         self._tick_due = time.ticks_ms()
         self.freq = machine.freq()
@@ -135,13 +137,10 @@ class App:
     def step(self):
         """Do everything that is due. Returns ms until something else will be."""
         now = time.ticks_us()
-        w = self.motion.service()       # first: the step FIFO holds ~2 ms at a fast start
         self.clock.update(now)
-        for t, idx, st in self.inputs.events():
-            self._input(t, idx, st)
-        w = earliest(w, self.inputs.settle(now))
-        for t, idx, st in self.inputs.events():
-            self._input(t, idx, st)
+        self.inputs.dispatch(self._input_cb)
+        w = self.inputs.settle(now)
+        self.inputs.dispatch(self._input_cb)
         if self.motion.halted_in_irq:
             self.motion.halt()          # stopped in the IRQ, no switch event (a lost race)
         self.trigger.rearm()
@@ -186,7 +185,9 @@ class App:
                 busy = self.motion.busy() or self.focus.af_running() or self.trigger.firing
                 if not busy and gc.mem_alloc() > self._gc_after:
                     self._collect()         # now, where a pause cannot hurt
-                cap = 2 if busy else 10
+                # the parts say when they are due (motion: when its queue runs low); AF
+                # polls the LiDAR (100 Hz) a little more often than its frames come
+                cap = 2 if self.focus.af_running() else 10
                 d = cap if w < 0 or w > cap else w
                 self._tick_due = time.ticks_add(time.ticks_ms(), d)
                 await asyncio.sleep_ms(d)
@@ -227,9 +228,13 @@ class App:
         poller.register(inp, select.POLLIN)
         buf = bytearray(protocol.MAX_LINE + 1)
         n = 0
+        run = 0                         # bytes read since the last yield
         over = False
         while True:
-            if not poller.poll(0):
+            ready = False
+            for _ in poller.ipoll(0):       # ipoll: no list per call (poll() makes one)
+                ready = True
+            if not ready:
                 await asyncio.sleep_ms(CMD_POLL_MS)
                 continue
             b = inp.read(1)
@@ -243,21 +248,29 @@ class App:
                     n += 1
                 else:
                     over = True
+                run += 1
+                if run >= CMD_YIELD_BYTES:      # a long line must not starve the loop
+                    run = 0
+                    await asyncio.sleep_ms(0)
                 continue
+            run = 0
             line = bytes(buf[:n])
             n = 0
             if over:
                 over = False
                 self.out.error("?", "command longer than %d characters" % protocol.MAX_LINE)
-                continue
-            try:
-                text = line.decode()
-            except UnicodeError:
-                self.out.error("?", "command is not text (UTF-8)")
-                continue
-            if text.strip():
-                handler.run(text)
-                self._kick(self.step())
+            else:
+                try:
+                    text = line.decode()
+                except UnicodeError:
+                    text = None
+                    self.out.error("?", "command is not text (UTF-8)")
+                if text and text.strip():
+                    handler.run(text)
+                    self._kick(self.step())
+            # one line per turn: the writer sends its reply before the next is made (a
+            # burst of queued lines would otherwise overflow the output queue: `lost`)
+            await asyncio.sleep_ms(0)
 
     def boot_report(self):
         gc.collect()
@@ -269,6 +282,7 @@ class App:
                              if self.inputs.held_at_boot[i]])
 
     async def run(self):
+        self.wd.start()
         self.boot_report()
         self._collect()
         asyncio.create_task(self.out.writer())

@@ -113,6 +113,10 @@ class FocusMachine:
         self.burst_on = False
         self.blocked = False         # stacking or homing owns the camera
         self.group = GroupFocus(cfg, out)
+        # AF_TABLE as bound handlers, found once (a LiDAR frame at 100 Hz must not build a
+        # name and a bound method each time: they are heap objects)
+        self._handlers = {(st << 4) | ev: getattr(self, "_" + name)
+                          for (st, ev), name in AF_TABLE.items()}
         self.configure(cfg)
 
     def configure(self, cfg):
@@ -125,9 +129,9 @@ class FocusMachine:
 
     # ---- the AF machine ------------------------------------------------------------------
     def af(self, ev, t):
-        name = AF_TABLE.get((self.state, ev))
-        if name is not None:
-            getattr(self, "_" + name)(t)
+        h = self._handlers.get((self.state << 4) | ev)     # an int key: no tuple per event
+        if h is not None:
+            h(t)
         self.update_armed()
 
     def _set(self, st, t):

@@ -163,9 +163,10 @@ class Inputs:
                     wait = ms
         return wait
 
-    def events(self):
-        """Yield (t_us, idx, state) accepted since the last call, oldest first; a button
-        held at boot is swallowed until its release."""
+    def dispatch(self, fn):
+        """Call fn(t_us, idx, state) for each event accepted since the last call, oldest
+        first; a button held at boot is swallowed until its release. (Not a generator:
+        the service loop asks every pass, and a generator is a heap object each time.)"""
         while self.tail != self.head:
             j = (self.tail & _MASK) * 3
             t, i, st = self.ring[j], self.ring[j + 1], self.ring[j + 2]
@@ -174,4 +175,10 @@ class Inputs:
                 if st == 0:
                     self.held_at_boot[i] = 0
                 continue
-            yield t, i, st
+            fn(t, i, st)
+
+    def events(self):
+        """The accepted events as a list of (t_us, idx, state) (tests and tools)."""
+        out = []
+        self.dispatch(lambda t, i, st: out.append((t, i, st)))
+        return out

@@ -52,6 +52,7 @@ class Planner:
         self.tol_s = tol_s          # bound on a step's deviation from the ideal profile
         self.chunk_s = chunk_s      # cruise words last about this long
         self.jerk = 0.0
+        self.track_gain = 50        # 1/s: speed per step of error near the target
         self.ramp = ramp if ramp is not None else Ramp(max_speed, accel, freq, tol_s)
         self._use(self.ramp)
         self.pos = 0                # integer position (steps emitted so far)
@@ -63,7 +64,6 @@ class Planner:
         self.target = 0
         self.tgt_v = 0              # track mode: target velocity (steps/s, int)
         self.tgt_x16 = 0            # track mode: target position (1/16 steps, int)
-        self.track_gain = 50        # 1/s: speed per step of error near the target
         self._sc = None             # S-curve of the current move (jerk > 0)
         self._sc_start = 0
         self._sc_target = 0
@@ -82,6 +82,9 @@ class Planner:
         self.ramp = ramp
         self.vmax = ramp.vmax
         self.a = ramp.a
+        # gain * e <= sqrt(accel * e) while e <= accel / gain^2: no square root needed there
+        # (1/16 steps; one step less, for the ramp's boundary speeds lying below the curve)
+        self._lin16 = int(ramp.a / (self.track_gain * self.track_gain) * 16) - 16
         self._cruise_n = _clip(int(ramp.vtop * self.chunk_s))
 
     def fresh(self, pos):
@@ -246,10 +249,11 @@ class Planner:
         if ae > TRACK_ERR16_MAX:
             ae = TRACK_ERR16_MAX
         corr = (self.track_gain * ae) >> 4
-        half = ae >> 5
-        lim = r.v[r.group_of(half if half < r.J else r.J)]
-        if lim < corr:
-            corr = lim
+        if ae > self._lin16:                # beyond the linear zone: the square root bounds
+            half = ae >> 5
+            lim = r.v[r.group_of(half if half < r.J else r.J)]
+            if lim < corr:
+                corr = lim
         v = self.tgt_v + (corr if e16 >= 0 else -corr)
         vm = r.v[r.K]
         return vm if v > vm else (-vm if v < -vm else v)

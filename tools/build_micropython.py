@@ -76,6 +76,32 @@ PATCHES = [
      "    mp_obj_vfs_posix_file_t *o = MP_OBJ_TO_PTR(o_in);\n"
      "    if (request == MP_STREAM_POLL && o->fd <= 2 && focusrig_stdio_active) {\n"
      "        return focusrig_stdio_poll(arg);\n    }\n\n    switch (request) {\n"),
+    # the CPU model charges what the firmware's heap costs on an RP2040: every allocation
+    # (a float, a tuple, a string) and every collection (marking its live heap)
+    ("py/gc.c", '#include "py/runtime.h"', '#include "py/runtime.h"\n#include "vphook.h"'),
+    ("py/gc.c",
+     "    DEBUG_printf(\"gc_alloc(\" UINT_FMT \" bytes -> \" UINT_FMT \" blocks)\\n\", n_bytes, n_blocks);\n",
+     "    DEBUG_printf(\"gc_alloc(\" UINT_FMT \" bytes -> \" UINT_FMT \" blocks)\\n\", n_bytes, n_blocks);\n"
+     "    focusrig_alloc_tick(n_blocks);\n"),
+    ("py/gc.c",
+     "    if (MP_STATE_THREAD(gc_lock_depth) & ~GC_COLLECT_FLAG) {\n        return;\n    }\n\n    GC_ENTER();\n",
+     "    if (MP_STATE_THREAD(gc_lock_depth) & ~GC_COLLECT_FLAG) {\n        return;\n    }\n"
+     "    if (ptr != NULL) {\n        focusrig_free_tick(gc_nbytes(ptr));\n    }\n\n    GC_ENTER();\n"),
+    ("py/gc.c", "    #if MICROPY_PY_WEAKREF\n    gc_weakref_sweep();\n    #endif\n}\n",
+     "    #if MICROPY_PY_WEAKREF\n    gc_weakref_sweep();\n    #endif\n    focusrig_gc_done();\n}\n"),
+    ("py/modgc.c", "static mp_obj_t py_gc_collect(void) {\n    gc_collect();\n",
+     '#include "vphook.h"\nstatic mp_obj_t py_gc_collect(void) {\n    focusrig_gc_explicit();\n    gc_collect();\n'),
+    # a call's frame (heap-allocated when large) belongs to the function called: a call
+    # into the board model's Python is a call into C or silicon on a Pico
+    ("py/objfun.c", '#include "py/bc.h"', '#include "py/bc.h"\n#include "vphook.h"'),
+    ("py/objfun.c",
+     "    mp_obj_fun_bc_t *self = MP_OBJ_TO_PTR(self_in);\n\n    size_t n_state, state_size;\n"
+     "    DECODE_CODESTATE_SIZE(self->bytecode, n_state, state_size);\n\n"
+     "    // allocate state for locals and stack\n",
+     "    mp_obj_fun_bc_t *self = MP_OBJ_TO_PTR(self_in);\n\n    size_t n_state, state_size;\n"
+     "    DECODE_CODESTATE_SIZE(self->bytecode, n_state, state_size);\n"
+     "    focusrig_enter_fun(self->context->module.globals);\n\n"
+     "    // allocate state for locals and stack\n"),
     # print() and tracebacks too
     ("ports/unix/unix_mphal.c", "mp_uint_t mp_hal_stdout_tx_strn(const char *str, size_t len) {\n",
      '#include "vphook.h"\nmp_uint_t mp_hal_stdout_tx_strn(const char *str, size_t len) {\n'

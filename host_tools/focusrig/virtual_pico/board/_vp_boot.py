@@ -154,6 +154,8 @@ class Board:
             "alloc_probe": K.probe_result,
             "trace_dropped": self.trace.dropped if self.trace else 0,
             "cpu_ns": K.cpu_ns,
+            # bytecode cycles per firmware module and the collections charged (CPU model)
+            "cpu_profile": _cpu_profile(),
             "usb_rx_bytes": self.usb.rx_bytes,
             "usb_tx_bytes": self.usb.tx_bytes,
             "usb_interrupts": self.usb.interrupts,
@@ -253,6 +255,20 @@ def _size_heap_as_pico(setup):
         K.heap_reserved = gc.mem_alloc() - K.sim_mem
 
 
+def _cpu_profile():
+    try:
+        import _vphook
+        prof = {str(n): c for n, c, _ in _vphook.profile()}
+        prof["(collections)"] = _vphook.gc_stats()[0]
+        for n, _, a in _vphook.profile():
+            prof["(alloc) " + str(n)] = a
+        for op, a in _vphook.op_alloc():
+            prof["(alloc op) 0x%02x" % op] = a
+        return prof
+    except (ImportError, AttributeError):
+        return {}
+
+
 def _firmware_heap():
     """The firmware's live heap now: gc.mem_alloc() after a collect, less the board's
     share and the reserved block (a built-in gc cannot be shadowed, so the firmware's own
@@ -349,7 +365,7 @@ def _drive(arg):
 
 
 BOARD_MODULES = ("_vp_kernel", "_vp_devices", "_vp_pio", "_vp_cpu", "_vp_usbcdc", "machine",
-                 "rp2", "time", "_vp_heapq", "_vp_wdt", "_vp_faults")
+                 "rp2", "time", "_vp_heapq", "_vp_wdt", "_vp_faults", "_vp_gc")
 
 
 def _idle_to_end():
@@ -444,8 +460,11 @@ def main():
         # a scenario run: the USB CDC model owns the serial, firmware bytecodes cost time
         # (the emulator keeps the pty's line discipline and free CPU: docs/virtual_pico.md)
         BOARD.usb.install()
+        import _vp_gc
+        sys.modules["gc"] = _vp_gc  # the firmware's gc: its own heap, as on a Pico
         _vp_cpu.install([sys.modules[n] for n in BOARD_MODULES if n in sys.modules] + [globals()],
-                        setup.get("cpu_scale", _vp_cpu.SCALE))
+                        setup.get("cpu_scale", _vp_cpu.SCALE), K.sim_mem + K.heap_reserved,
+                        setup.get("pico_free", PICO_FREE_AT_REPL))
         K.cpu_armed = True          # charged from the firmware's first clock read
     import _vp_wdt
     _vp_wdt.CHIP.pullups = tuple(BOARD.pins[n][0] for n in EXTERNAL_PULLUPS if n in BOARD.pins)

@@ -230,6 +230,10 @@ class TFLuna:
         K.wake = True
 
 
+HOME_REACH_NS = 2000000    # the lens polls when the switch is this close at its step rate
+HOME_POLL_NS = 5000        # and how often (the kernel then runs the PIO that often)
+
+
 class Lens:
     """Stepper driver + motor + lens focus ring. Counts a step on every STEP rising edge
     while the driver is enabled and awake; records timing violations of the driver's
@@ -255,6 +259,8 @@ class Lens:
         self.home_gpio = home_gpio
         self.home_pos = home_pos
         self.home_active = home_active
+        self._polling = False
+        self._step_dt = 0          # ns between the last two STEP rises
         K.watch(step, self._on_step)
         K.watch(dir_, self._on_dir)
         K.watch(en, self._on_en)
@@ -289,6 +295,8 @@ class Lens:
                 if hi < self.min_high_ns:
                     self._fault(t_ns)
             return False
+        if self._t_rise >= 0:
+            self._step_dt = t_ns - self._t_rise
         self._t_rise = t_ns
         if not self.enabled or t_ns - self._t_en < self.wake_ns:
             self._fault(t_ns)          # a step the driver does not take
@@ -307,8 +315,30 @@ class Lens:
         if K.trace_fn:
             K.trace_fn(t_ns, SIG_LENS_POS, self.pos)
         if self.home_gpio >= 0:
+            if not self._polling and self._near_home():
+                self._polling = True
+                K.at(t_ns + HOME_POLL_NS, self._poll)
             return self._update_home(t_ns)
         return False
+
+    def _near_home(self):
+        """Stepping, and the switch within HOME_REACH_NS at the current step rate."""
+        if self.home_pos is None or not self.enabled:
+            return False
+        dt = self._step_dt if self._step_dt > 20000 else 20000
+        if K.now - self._t_rise > 4 * dt:
+            return False                # the motor has stopped
+        return abs(self.pos - self.home_pos) * dt <= HOME_REACH_NS + dt
+
+    def _poll(self, arg):
+        """Near the switch: an event every HOME_POLL_NS. The kernel runs the state
+        machines only up to its next event, so without these a switch edge that the PIO's
+        steps cause would be found (and its IRQ raised) only when the firmware next looks
+        at hardware: measured up to 1 ms after the contact while the main loop plans."""
+        if self._near_home():
+            K.at(K.now + HOME_POLL_NS, self._poll)
+        else:
+            self._polling = False
 
     def _update_home(self, t_ns):
         closed = self.home_pos is not None and self.pos <= self.home_pos

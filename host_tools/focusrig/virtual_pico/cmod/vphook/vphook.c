@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "py/runtime.h"
+#include "py/gc.h"
 #include "py/stream.h"
 #include "py/mphal.h"
 #include "py/objmodule.h"
@@ -36,6 +37,22 @@ static bool in_callback;
 static mp_obj_dict_t *board_globals[MAX_BOARD];
 static size_t n_board;
 static mp_obj_dict_t *last_fw;          // cache: the last globals found to be firmware's
+static bool fw_running;                 // the last bytecode was the firmware's
+// a profile: cycles charged per firmware module (its globals), for finding hot spots
+#define MAX_PROF 48
+static mp_obj_dict_t *prof_g[MAX_PROF];    // compared only: never dereferenced later
+static qstr prof_name[MAX_PROF];           // its __name__, taken while it is alive
+static uint32_t prof_c[MAX_PROF];
+static uint32_t prof_a[MAX_PROF];          // bytes the module allocated
+static uint32_t op_alloc[256];             // bytes allocated during each opcode (firmware)
+static unsigned char last_op;
+static size_t n_prof, prof_i;
+// heap costs (set_heap_costs): cycles per allocation and per 16-byte block of it, per
+// collection and per KB of the firmware's live heap it marks; board_bytes of the live
+// heap are the board model's own (not on a Pico) and are not charged
+static uint32_t alloc_fix, alloc_block, gc_fix, gc_per_kb;
+static size_t gc_board_bytes;
+static uint32_t gc_count, gc_last_cycles;
 
 MP_REGISTER_ROOT_POINTER(mp_obj_t focusrig_alarm_cb);
 MP_REGISTER_ROOT_POINTER(mp_obj_t focusrig_stdio);
@@ -64,16 +81,169 @@ void focusrig_vm_tick(unsigned char opcode) {
     if (g != last_fw) {
         for (size_t i = 0; i < n_board; i++) {
             if (board_globals[i] == g) {
+                fw_running = false;
                 return;
             }
         }
         last_fw = g;
+        prof_i = MAX_PROF;
+        for (size_t i = 0; i < n_prof; i++) {
+            if (prof_g[i] == g) {
+                prof_i = i;
+                break;
+            }
+        }
+        if (prof_i == MAX_PROF && n_prof < MAX_PROF) {
+            prof_i = n_prof++;
+            prof_g[prof_i] = g;
+            prof_c[prof_i] = 0;
+            prof_a[prof_i] = 0;
+            mp_map_elem_t *e = mp_map_lookup(&g->map, MP_OBJ_NEW_QSTR(MP_QSTR___name__), MP_MAP_LOOKUP);
+            prof_name[prof_i] = (e && mp_obj_is_qstr(e->value)) ? MP_OBJ_QSTR_VALUE(e->value) : MP_QSTR_;
+        }
     }
-    cycles += weights_set ? weight[opcode] : 1;
+    fw_running = true;
+    last_op = opcode;
+    uint32_t w = weights_set ? weight[opcode] : 1;
+    cycles += w;
+    if (prof_i < MAX_PROF) {
+        prof_c[prof_i] += w;
+    }
     if (cycles >= alarm_at && !in_callback) {
         run_alarm();
     }
 }
+
+// Collections as a Pico would have them. The board model allocates in the same heap, so
+// the heap's own automatic collections come at other moments than on a Pico. Charged:
+// a gc.collect() the firmware calls (explicit), and the automatic collection a Pico would
+// make once the firmware's own allocations since the last collection exceed the heap a
+// Pico has free (PICO_FREE_AT_REPL less the firmware's live heap after that collection).
+static bool gc_explicit;
+static uint32_t fw_alloc_since;         // bytes the firmware allocated since a collection
+static uint32_t fw_free_after_gc = 0xFFFFFFFFu;
+static uint32_t pico_free;              // gc.mem_free() of a bare Pico (set_heap_costs)
+static size_t fw_live;                  // the firmware's live heap after the last collection
+
+static void charge_gc(void) {
+    uint32_t c = gc_fix + (uint32_t)((uint64_t)gc_per_kb * fw_live / 1024);
+    cycles += c;
+    gc_count++;
+    gc_last_cycles = c;
+    fw_alloc_since = 0;
+}
+
+void focusrig_alloc_tick(size_t n_blocks) {
+    // charged at the next bytecode's alarm check: never run the board here (mid-allocation)
+    if (fw_running && weights_set && !in_callback) {
+        cycles += alloc_fix + alloc_block * (uint32_t)n_blocks;
+        fw_alloc_since += 16 * (uint32_t)n_blocks;
+        if (prof_i < MAX_PROF) {
+            prof_a[prof_i] += 16 * (uint32_t)n_blocks;
+        }
+        op_alloc[last_op] += 16 * (uint32_t)n_blocks;
+        if (gc_per_kb && fw_alloc_since > fw_free_after_gc) {
+            charge_gc();                // a Pico's heap is full here: it collects
+        }
+    }
+}
+
+void focusrig_free_tick(size_t n) {
+    // memory freed at once never waits for a collection: it does not bring one nearer
+    if (fw_running && !in_callback) {
+        fw_alloc_since = fw_alloc_since > n ? fw_alloc_since - (uint32_t)n : 0;
+    }
+}
+
+void focusrig_enter_fun(void *globals) {
+    for (size_t i = 0; i < n_board; i++) {
+        if (board_globals[i] == globals) {
+            fw_running = false;
+            return;
+        }
+    }
+    fw_running = true;
+}
+
+void focusrig_gc_explicit(void) {
+    gc_explicit = fw_running && !in_callback;
+}
+
+void focusrig_gc_done(void) {
+    if (!weights_set || gc_per_kb == 0) {
+        return;
+    }
+    gc_info_t info;
+    gc_info(&info);
+    fw_live = info.used > gc_board_bytes ? info.used - gc_board_bytes : 0;
+    if (gc_explicit) {
+        gc_explicit = false;
+        charge_gc();
+    }
+    fw_free_after_gc = pico_free > fw_live ? pico_free - (uint32_t)fw_live : 0;
+}
+
+// set_heap_costs(alloc_fix, alloc_block, gc_fix, gc_per_kb, board_bytes, pico_free)
+static mp_obj_t vphook_set_heap_costs(size_t n_args, const mp_obj_t *args) {
+    alloc_fix = mp_obj_get_int(args[0]);
+    alloc_block = mp_obj_get_int(args[1]);
+    gc_fix = mp_obj_get_int(args[2]);
+    gc_per_kb = mp_obj_get_int(args[3]);
+    gc_board_bytes = mp_obj_get_int(args[4]);
+    pico_free = mp_obj_get_int(args[5]);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vphook_set_heap_costs_obj, 6, 6, vphook_set_heap_costs);
+
+// profile() -> [(module name, bytecode cycles charged, bytes allocated), ...]
+static mp_obj_t vphook_profile(void) {
+    mp_obj_t out = mp_obj_new_list(0, NULL);
+    for (size_t i = 0; i < n_prof; i++) {
+        mp_obj_t t[3] = {MP_OBJ_NEW_QSTR(prof_name[i]), mp_obj_new_int_from_uint(prof_c[i]),
+                         mp_obj_new_int_from_uint(prof_a[i])};
+        mp_obj_list_append(out, mp_obj_new_tuple(3, t));
+    }
+    return out;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vphook_profile_obj, vphook_profile);
+
+// fw_heap() -> (the firmware's live heap after the last collection, bytes it allocated
+// since): what gc.mem_alloc() reads on a Pico (board/_vp_gc.py)
+static mp_obj_t vphook_fw_heap(void) {
+    mp_obj_t t[2] = {mp_obj_new_int_from_uint(fw_live), mp_obj_new_int_from_uint(fw_alloc_since)};
+    return mp_obj_new_tuple(2, t);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vphook_fw_heap_obj, vphook_fw_heap);
+
+// firmware_collected(): the firmware's gc.collect() just ran (through board/_vp_gc.py,
+// board code, so the hook in py/modgc.c did not see the firmware): charge it
+static mp_obj_t vphook_firmware_collected(void) {
+    if (weights_set && gc_per_kb) {
+        charge_gc();
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vphook_firmware_collected_obj, vphook_firmware_collected);
+
+// op_alloc() -> [(opcode, bytes the firmware allocated while it ran), ...]
+static mp_obj_t vphook_op_alloc(void) {
+    mp_obj_t out = mp_obj_new_list(0, NULL);
+    for (size_t i = 0; i < 256; i++) {
+        if (op_alloc[i]) {
+            mp_obj_t t[2] = {MP_OBJ_NEW_SMALL_INT(i), mp_obj_new_int_from_uint(op_alloc[i])};
+            mp_obj_list_append(out, mp_obj_new_tuple(2, t));
+        }
+    }
+    return out;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vphook_op_alloc_obj, vphook_op_alloc);
+
+// gc_stats() -> (collections charged, cycles of the last one)
+static mp_obj_t vphook_gc_stats(void) {
+    mp_obj_t t[2] = {mp_obj_new_int_from_uint(gc_count), mp_obj_new_int_from_uint(gc_last_cycles)};
+    return mp_obj_new_tuple(2, t);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vphook_gc_stats_obj, vphook_gc_stats);
 
 static mp_obj_t vphook_take(void) {
     uint32_t c = cycles;
@@ -254,6 +424,12 @@ static const mp_rom_map_elem_t vphook_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_set_callback), MP_ROM_PTR(&vphook_set_callback_obj) },
     { MP_ROM_QSTR(MP_QSTR_board_module), MP_ROM_PTR(&vphook_board_module_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_weights), MP_ROM_PTR(&vphook_set_weights_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_heap_costs), MP_ROM_PTR(&vphook_set_heap_costs_obj) },
+    { MP_ROM_QSTR(MP_QSTR_gc_stats), MP_ROM_PTR(&vphook_gc_stats_obj) },
+    { MP_ROM_QSTR(MP_QSTR_profile), MP_ROM_PTR(&vphook_profile_obj) },
+    { MP_ROM_QSTR(MP_QSTR_fw_heap), MP_ROM_PTR(&vphook_fw_heap_obj) },
+    { MP_ROM_QSTR(MP_QSTR_op_alloc), MP_ROM_PTR(&vphook_op_alloc_obj) },
+    { MP_ROM_QSTR(MP_QSTR_firmware_collected), MP_ROM_PTR(&vphook_firmware_collected_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_stdio), MP_ROM_PTR(&vphook_set_stdio_obj) },
     { MP_ROM_QSTR(MP_QSTR_raw_write), MP_ROM_PTR(&vphook_raw_write_obj) },
     { MP_ROM_QSTR(MP_QSTR_raw_read), MP_ROM_PTR(&vphook_raw_read_obj) },

@@ -10,6 +10,18 @@
 // py/vm.c: called before every bytecode with the opcode about to run (the CPU model).
 void focusrig_vm_tick(unsigned char opcode);
 
+// py/gc.c: an allocation of n_blocks (16 bytes each) and the end of a collection; the CPU
+// model charges them when the firmware (not the board model) is running.
+void focusrig_alloc_tick(size_t n_blocks);
+void focusrig_gc_done(void);
+// py/gc.c: n bytes given back at once (m_del: a large call frame after the call)
+void focusrig_free_tick(size_t n);
+// py/objfun.c: a bytecode function of these globals is being called (its frame is
+// allocated next: the firmware's, or the board model's, which is not charged)
+void focusrig_enter_fun(void *globals);
+// py/modgc.c: gc.collect() was called (the next collection is an explicit one)
+void focusrig_gc_explicit(void);
+
 // extmod/vfs_posix_file.c and ports/unix/unix_mphal.c: the board's USB CDC model owns
 // fds 0..2 while it is installed (stdio_active). Same contracts as the stream protocol.
 extern bool focusrig_stdio_active;
