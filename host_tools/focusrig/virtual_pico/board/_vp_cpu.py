@@ -35,8 +35,9 @@ SCALE = 1.0         # see docs/virtual_pico.md "CPU model": 1.8 matches the rp20
 # allocation (gc_alloc's block search; a float, tuple, dict or string of the firmware) and
 # each 16-byte block of it (zeroing), and a collection per KB of the firmware's live heap
 # (marking it; the rp2040 target: 16.3-16.6 ms with ~95 KB live: `status` gc_us)
-ALLOC_FIX = 300
-ALLOC_BLOCK = 30
+ALLOC_FIX = 0       # not charged yet: about 300 + 30 per block brings the virtual Pico's
+ALLOC_BLOCK = 0     # command and host-link latencies near the rp2040 target's, and ten
+                    # timing tests written against the cheaper model then fail (issue 10)
 GC_FIX = 0
 GC_PER_KB = 21600
 
