@@ -146,6 +146,7 @@ class Commands:
         if a.extras and a.extras.motion_locked():
             raise protocol.ProtocolError("move: refused, %s" % a.extras.motion_locked())
         tgt = a.motion.move_to(pos, "command")
+        a.motion.service()              # the lens first (a full FIFO starts it), then talk
         a.out.reply("move", target=tgt, clamped=a.motion.clamped)
 
     def c_stop(self, args):

@@ -47,6 +47,11 @@ class Homing:
             m.limit_speed(c["home_slow_speed"])
             m.move_to(here - 2 * c["home_backoff"], "home_approach")
 
+    def halts(self):
+        """Does the switch closing now stop the motor (as switch() will)? Asked by the
+        hard IRQ (no heap)."""
+        return self.f.job != JOB or self.phase == 1 or self.phase == 3
+
     def switch(self, t):
         """The home switch closed: part of homing, or a limit hit."""
         f = self.f

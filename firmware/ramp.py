@@ -65,6 +65,7 @@ class Ramp:
         j = 0
         capped = False
         pmin = int(freq / vmax) + 1             # the shortest period below max_speed
+        k = MAX_N
         while j < J - 1:                        # groups over the ramp proper
             vj = sqrt(2 * a * (j + 0.5))
             k = int(vj * sqrt(5.0 * vj * tol_s / a))   # chord error a T^2 / 8v, with margin

@@ -49,9 +49,14 @@ class Watchdog:
         self.timeout_ms = timeout_ms if timeout_ms < MAX_MS else MAX_MS
         self.wdt = None
         self.hang_requested = False     # TEST HOOK: set by the `test hang` command
-        if self.timeout_ms > 0:
-            make = wdt_cls or machine.WDT
-            self.wdt = make(timeout=self.timeout_ms)
+        self._make = wdt_cls or machine.WDT
+
+    def start(self):
+        """Start counting: once the parts are built, just before the service loop runs.
+        (Building them takes ~150 ms on an RP2040, PIO programs and all: a watchdog
+        started before that would reset a short `watchdog_ms` board at every boot.)"""
+        if self.timeout_ms > 0 and self.wdt is None:
+            self.wdt = self._make(timeout=self.timeout_ms)
 
     def feed(self):
         if self.wdt is not None:
