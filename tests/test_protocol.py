@@ -148,16 +148,17 @@ def test_ctrl_c_stops_the_firmware_as_on_a_board():
 
 
 def test_command_reader_survives_bad_bytes_and_never_waits_for_a_newline():
-    res, _ = run({"duration_ms": 400, "serial": [
-        {"at_ms": 10, "hex": "636166e90a"},                  # caf\xe9\n: not UTF-8
-        cmd(20, "ping"),
-        {"at_ms": 30, "hex": "41" * 10000 + "0a"},           # 10 kB without a newline
-        {"at_ms": 60, "cmd": "status", "typing_ms": 20}],    # typed by a person
-        "presses": [{"input": "af_on", "at_ms": 90, "hold_ms": 30}]})   # mid-typing
+    # (after boot: the boot event comes ~40 ms after the firmware's first clock read)
+    res, _ = run({"duration_ms": 500, "serial": [
+        {"at_ms": 60, "hex": "636166e90a"},                  # caf\xe9\n: not UTF-8
+        cmd(70, "ping"),
+        {"at_ms": 80, "hex": "41" * 10000 + "0a"},           # 10 kB without a newline
+        {"at_ms": 160, "cmd": "status", "typing_ms": 20}],   # typed by a person
+        "presses": [{"input": "af_on", "at_ms": 190, "hold_ms": 30}]})  # mid-typing
     errs = [e["error"] for e in res.events if e.get("re") == "?"]
     assert errs == ["command is not text (UTF-8)", "command longer than 200 characters"]
     assert len(res.replies("ping")) == 1 and res.replies("status")[0]["ok"]
     # the reader takes bytes as they come: the press made while "status" is still being
     # typed is handled and reported at once (no readline() holding the event loop)
     press = [e for e in res.ev("press") if e["input"] == "af_on"][0]
-    assert press["t"] < res.replies("status")[0]["t"] and res.ev("af_start")[0]["t"] < 100000
+    assert press["t"] < res.replies("status")[0]["t"] and res.ev("af_start")[0]["t"] < 200000

@@ -161,7 +161,7 @@ def test_a_scenario_with_a_non_monotonic_table_is_refused():
 # ---- jog while AF runs: one answer ----------------------------------------------------------
 
 def test_jog_while_af_runs_gets_exactly_one_answer():
-    res, tr = run({"duration_ms": 800, "config": {"af_mode": "servo"},
+    res, tr = run({"duration_ms": 900, "config": {"af_mode": "servo"},
                    "subject_mm": [[0, 2000]],
                    "presses": [press("af_on", 100, 400)],
                    "serial": [cmd(300, "jog 25"), cmd(320, "jog near coarse"), cmd(700, "jog 25"),
