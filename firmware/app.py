@@ -137,9 +137,10 @@ class App:
     def step(self):
         """Do everything that is due. Returns ms until something else will be."""
         now = time.ticks_us()
+        w = self.motion.service()       # first: a fast ramp's FIFO holds ~2 ms of steps
         self.clock.update(now)
         self.inputs.dispatch(self._input_cb)
-        w = self.inputs.settle(now)
+        w = earliest(w, self.inputs.settle(now))
         self.inputs.dispatch(self._input_cb)
         if self.motion.halted_in_irq:
             self.motion.halt()          # stopped in the IRQ, no switch event (a lost race)
