@@ -158,17 +158,8 @@ class Planner:
             n = e if e < self._cruise_n else self._cruise_n
             self.pos += n * self.s
             return (SEG_STEPS, n, r.h[k])
-        top = r.b[k + 1]
-        if 2 * (top - j) <= e:      # the whole rest of this group, and still stop in time
-            if j == r.b[k]:
-                n = r.n[k]
-                per = r.p[k]
-            else:
-                n, per = r.chord(j, top)
-            self.pos += n * self.s
-            self.j = top
-            self.k = k + 1
-            return (SEG_STEPS, n, per)
+        if 2 * (r.b[k + 1] - j) <= e:   # the whole rest of this group, and still stop in time
+            return self._up()
         q = e >> 1
         if q:
             n, per = r.chord(j, j + q)
@@ -177,6 +168,23 @@ class Planner:
             return (SEG_STEPS, n, per)
         self.pos += self.s                      # e == 1: the middle interval of the move
         return (SEG_STEPS, 1, r.peak(j))
+
+    def _up(self):
+        """Accelerate through the rest of the current group: its table word from its
+        boundary, a live chord from inside it."""
+        r = self.ramp
+        j = self.j
+        k = self.k
+        top = r.b[k + 1]
+        if j == r.b[k]:
+            n = r.n[k]
+            per = r.p[k]
+        else:
+            n, per = r.chord(j, top)
+        self.pos += n * self.s
+        self.j = top
+        self.k = k + 1
+        return (SEG_STEPS, n, per)
 
     def _down(self):
         """Brake one group (or back to a boundary); from crossing 0, the last step."""
@@ -222,16 +230,7 @@ class Planner:
             return self._down()
         vj = r.v[k]
         if j < r.J and vd >= (vj + r.v[k + 1]) >> 1:
-            top = r.b[k + 1]
-            if j == r.b[k]:
-                n = r.n[k]
-                per = r.p[k]
-            else:
-                n, per = r.chord(j, top)
-            self.pos += n * s
-            self.j = top
-            self.k = k + 1
-            return (SEG_STEPS, n, per)
+            return self._up()
         if j > 0 and vd <= (vj + r.v[k if j > r.b[k] else k - 1]) >> 1:
             return self._down()
         n = _clip(vj * TRACK_HOLD_MS // 1000)

@@ -245,8 +245,7 @@ def run(args):
     import sys
 
     from . import rp2040
-    from . import scenario as scn
-    from .cli import UserError
+    from .cli import UserError, load_scenario
     from .rp2040 import emulate as emu
     from .rp2040 import flashfs
 
@@ -275,12 +274,7 @@ def run(args):
     if os.path.exists(drive) and (not os.path.isdir(drive) or os.listdir(drive)):
         raise UserError(f"--bootsel {drive} exists and is not an empty folder: give a new "
                         "folder path for the emulated RPI-RP2 drive")
-    s = None
-    if args.scenario:
-        try:
-            s = scn.load(args.scenario)
-        except scn.ScenarioError as e:
-            raise UserError(f"{e}: fix the scenario file (see docs/scenarios.md)") from None
+    s = load_scenario(args.scenario) if args.scenario else None
     quiet = args.quiet
 
     def log(msg):

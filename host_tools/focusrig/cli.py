@@ -31,6 +31,15 @@ class UserError(Exception):
     """An expected failure: the message is the one line the user sees."""
 
 
+def load_scenario(path):
+    """A scenario file given on the command line, or a UserError that says how to fix it."""
+    from . import scenario as scn
+    try:
+        return scn.load(path)
+    except scn.ScenarioError as e:
+        raise UserError(f"{e}: fix the scenario file (see docs/scenarios.md)") from None
+
+
 def build_parser():
     ap = argparse.ArgumentParser(
         prog="focusrig",

@@ -51,8 +51,7 @@ import time
 import tty
 
 from .. import FIRMWARE_DIR
-from .. import scenario as scn
-from ..cli import UserError
+from ..cli import UserError, load_scenario
 
 KEYS = {
     "a": "af_on", "h": "shutter_half", "f": "shutter_full", "n": "jog_near", "m": "jog_far",
@@ -117,12 +116,7 @@ def run(args):
         emu.check_micropython()
     except VirtualPicoError as e:
         raise UserError(str(e)) from None
-    s = None
-    if args.scenario:
-        try:
-            s = scn.load(args.scenario)
-        except scn.ScenarioError as e:
-            raise UserError(f"{e}: fix the scenario file (see docs/scenarios.md)") from None
+    s = load_scenario(args.scenario) if args.scenario else None
     flash = args.flash or emu.default_flash_dir()
     if os.path.exists(flash) and not os.path.isdir(flash):
         raise UserError(f"--flash {flash} is not a folder: give a folder path")

@@ -37,6 +37,7 @@ import time
 from .. import FIRMWARE_DIR
 from .. import transport
 from ..cli import UserError
+from ..rp2040 import file_sha256
 
 MICROPYTHON_VERSION = (1, 28, 0)
 UF2_NAME = "RPI_PICO-v1.28.0.uf2"
@@ -92,13 +93,6 @@ def cache_dir():
     return os.path.join(base, "focusrig")
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def _check_uf2_file(path, verify):
     from ..bootsel import Uf2Error, check_uf2
@@ -128,7 +122,7 @@ def find_uf2(given=None, verify=True):
     from .. import rp2040
     for d in (cache_dir(), rp2040.firmware_dir()):
         path = os.path.join(d, UF2_NAME)
-        if os.path.isfile(path) and _sha256(path) == UF2_SHA256:
+        if os.path.isfile(path) and file_sha256(path) == UF2_SHA256:
             return path
     return download_uf2()
 
@@ -169,7 +163,7 @@ def download_uf2():
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", None) or e
         raise UserError(f"cannot download the MicroPython UF2 ({_words(reason)}): {hint}") from None
-    if _sha256(tmp) != UF2_SHA256:
+    if file_sha256(tmp) != UF2_SHA256:
         os.unlink(tmp)
         raise UserError(f"the downloaded UF2's SHA-256 is not the pinned v1.28.0's (nothing "
                         f"kept): {hint}")
@@ -359,7 +353,7 @@ def wait_micropython(port, before, timeout):
 def run(args):
     t0 = time.monotonic()
     uf2 = find_uf2(args.uf2, verify=not args.no_verify)
-    official = _sha256(uf2) == UF2_SHA256
+    official = file_sha256(uf2) == UF2_SHA256
     _say(f"MicroPython: {uf2}" + (" (v1.28.0, SHA-256 checked)" if official else ""))
     drive = find_drive(args.drive, args.wait)
     _say(f"{DRIVE_NAME} drive: {drive}")

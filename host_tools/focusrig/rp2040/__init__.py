@@ -41,7 +41,8 @@ def node():
     return exe
 
 
-def _sha256(path):
+def file_sha256(path):
+    """SHA-256 of a file (hex), cached by path, size and mtime."""
     st = os.stat(path)
     key = (path, st.st_size, st.st_mtime_ns)
     if key not in _checked:
@@ -59,7 +60,7 @@ def board_file(name):
     if not os.path.exists(path):
         raise Rp2040Error(f"{name} not found in {firmware_dir()}: get it from its official "
                           "source (see docs/targets.md) or set FOCUSRIG_MICROPYTHON_DIR")
-    if _sha256(path) != SHA256[name]:
+    if file_sha256(path) != SHA256[name]:
         raise Rp2040Error(f"{path} is not the expected file (SHA-256 differs): fetch it again")
     return path
 

@@ -13,8 +13,7 @@ import sys
 import termios
 import tty
 
-from .. import scenario as scn
-from ..cli import UserError
+from ..cli import UserError, load_scenario
 from ..commands.emulate import handle_key      # one key map for both targets
 from . import Rp2040Error, flashfs
 
@@ -27,12 +26,7 @@ def run(args):
         check_ready()
     except Rp2040Error as e:
         raise UserError(str(e)) from None
-    s = None
-    if args.scenario:
-        try:
-            s = scn.load(args.scenario)
-        except scn.ScenarioError as e:
-            raise UserError(f"{e}: fix the scenario file (see docs/scenarios.md)") from None
+    s = load_scenario(args.scenario) if args.scenario else None
     image = args.flash or emu.default_flash_image()
     if os.path.isdir(image):
         raise UserError(f"--flash {image} is a folder: with --target rp2040 give the littlefs "
