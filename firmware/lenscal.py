@@ -10,6 +10,7 @@ RP2040 port): 1/distance as INV_ONE // mm, the fraction between two points in 1/
 # plain ints, not const(): the host's report and analysis load this module on CPython
 INV_ONE = 1 << 28               # 1/distance in units of 2**-28 per mm
 _FRAC = 12                      # interpolation fraction: 1/4096
+_D_MAX = 1 << 18                # 1/distance spans are scaled below this first
 _SPAN16_MAX = 1 << 18           # 16 x steps between two points the integer form takes
 
 
@@ -41,7 +42,12 @@ class LensCal:
             return st[n - 1]
         for i in range(1, n):
             if x >= inv[i]:
-                q = ((x - inv[i]) << _FRAC) // (inv[i - 1] - inv[i])
+                a = x - inv[i]
+                d = inv[i - 1] - inv[i]
+                while d >= _D_MAX:      # keep a << _FRAC below 2**30 (no big int)
+                    a >>= 1
+                    d >>= 1
+                q = (a << _FRAC) // d
                 return st[i] + (((st[i - 1] - st[i]) * q) >> _FRAC)
         return st[n - 1]
 
