@@ -315,9 +315,7 @@ def _pairs(tr, sig):
         "issue 10: on the official firmware the boot now ends ~130 ms after the first clock "
         "read (the ramp tables are built in float32 Python at boot): the demo's AF-ON at "
         "100 ms is a button held at boot there, ignored until released"))),
-    pytest.param("halfpress", marks=pytest.mark.xfail(strict=True, reason=(
-        "issue 10: the two targets' timing differs by 3.1 ms here (bound 3 ms): the virtual "
-        "Pico does not charge allocations yet (docs/virtual_pico.md)")))])
+    "halfpress"])
 def test_cross_check_same_scenario_both_targets(name):
     from focusrig.commands.demo import SCEN_DIR
     from focusrig.virtual_pico import runner as vp
