@@ -65,7 +65,7 @@ class App:
         self.wake_us = wake
         self.gen = stepgen.StepGen(0, Pin(pins.STEP, Pin.OUT, value=0),
                                    Pin(pins.DIR, Pin.OUT, value=0), self.p_en,
-                                   pins.ACTIVE_MOTOR_EN, self.freq, timing)
+                                   pins.ACTIVE_MOTOR_EN, self.freq, timing, machine.mem32)
         self.motion = motion.Motion(self.gen, self._motion_cfg(), self._motion_event)
         self.trigger = trigger.Trigger(self.p_focus, self.p_shutter,
                                        pins.ACTIVE_CAM_FOCUS, pins.ACTIVE_CAM_SHUTTER,

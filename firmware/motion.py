@@ -9,6 +9,7 @@ run; `pos_now()` is where it is now, from the schedule of words handed to the PI
 """
 
 from array import array
+import gc
 from micropython import const
 import time
 
@@ -20,6 +21,8 @@ _US_PER_S = const(1000000)
 TRACK_HORIZON_US = const(4000)   # servo: queue at most this much motion ahead
 QN = const(16)                   # words in flight at most (FIFO 8 + the one running)
 MOVE_REFILL_US = const(12000)   # moves: top up once less than this is queued
+MOVE_FREE_MIN = const(49152)    # bytes free a motion starts with (else collect first)
+REFILL_LOW_US = const(4000)     # ... and be back before less than this is (short words)
 MOVE_HORIZON_US = const(24000)   # moves: enough to ride out a GC pause, short enough
                                  # that a stop or a new target acts within ~25 ms
 
@@ -282,6 +285,7 @@ class Motion:
         cold = not self._qc and plan.at_rest
         if cold:
             gen.sm.active(0)
+        checked = 0                 # FDEBUG.TXSTALL looked at (once a pass)
         while gen.room() > 0 and self._qc < QN:
             ahead = time.ticks_diff(self._end, now)
             if tracking:
@@ -306,13 +310,21 @@ class Motion:
                     self.plan.move_to(self._legs.pop(0))
                     continue
                 break
-            if ahead < 0 and not resting:
-                self.underruns += 1             # the PIO ran dry in the middle of a motion
-                self.late_us -= ahead
+            if not resting and checked == 0:
+                checked = 1
+                if gen.ran_dry():
+                    self._dry(time.ticks_us())  # the PIO ran dry in the middle of a motion
             self._push(seg, now, plan.pos - before)
+            if resting:
+                gen.ran_dry()       # it waited between motions, not an underrun (cleared
+                                    # once the word is in: clearing sets it again while
+                                    # it still waits)
         if cold:
+            if gc.mem_free() < MOVE_FREE_MIN:
+                gc.collect()        # held: the pause delays the first step, not a later one
             gen.sm.active(1)
             self._rebase(time.ticks_diff(time.ticks_us(), now))
+            gen.ran_dry()               # the wait before this start is not an underrun
         if self._announce is not None:
             self._announced()
         if self.plan.idle() and not self._legs:
@@ -323,12 +335,33 @@ class Motion:
         if tracking:
             d = time.ticks_diff(self._end, now) - TRACK_HORIZON_US // 2
             return 1 if d <= 1000 else (d + 999) // 1000
-        # wake when about half the FIFO or half the horizon has drained
+        # wake when 4 words are left in the FIFO, when REFILL_LOW_US of steps are left, or
+        # when half the horizon has drained, whichever comes first; rounded down (the
+        # ticker sleeps whole ms): early costs a pass, late costs an underrun
+        now = time.ticks_us()
         k = self._qc
-        w = ms_until(now, q_end[(self._qh + k - 5) & (QN - 1)]) if k > 5 else (
-            ms_until(now, q_end[self._qh]) if k else 1)
-        h = (time.ticks_diff(self._end, now) - MOVE_HORIZON_US // 2) // 1000
-        return h if 0 < h < w else (w if w > 0 else 1)
+        t = q_end[(self._qh + k - 5) & (QN - 1)] if k > 5 else (q_end[self._qh] if k else now)
+        w = time.ticks_diff(t, now)
+        left = time.ticks_diff(self._end, now)
+        if left - REFILL_LOW_US < w:
+            w = left - REFILL_LOW_US
+        if 0 < left - MOVE_HORIZON_US // 2 < w:
+            w = left - MOVE_HORIZON_US // 2
+        w //= 1000
+        return w if w > 0 else 1
+
+    def _dry(self, t):
+        """The PIO waited on an empty FIFO mid-motion (seen in hardware): count it, and
+        resynchronise the model (every queued word is done; the next starts now)."""
+        self.underruns += 1
+        lag = time.ticks_diff(t, self._end)
+        if lag > 0:
+            self.late_us += lag
+        while self._qc:
+            self.last_pos = self._q_pos[self._qh]
+            self._qh = (self._qh + 1) & (QN - 1)
+            self._qc -= 1
+        self._end = t
 
     def _push(self, seg, now, signed):
         t = self.timing

@@ -20,8 +20,9 @@ group, holds the current speed for a couple of milliseconds, or brakes one group
 v_target + min(gain * error, sqrt(accel * error)), in integers; a still target within 1.5
 steps becomes a move onto its nearest whole step (no dithering).
 
-Jerk-limited moves (jerk > 0) are planned from rest by scurve.py, live; a retarget leaves
-the S-curve at the crossing whose ramp speed is just below the current speed.
+Jerk-limited moves (jerk > 0) from rest take their words from smove.py, built before the
+first step (the acceleration half, read forwards then backwards); a retarget leaves the
+S-curve at the crossing of the ramp whose speed is just below the current speed.
 
 Segments, consumed by motion.py (all times in PIO cycles):
     (SEG_DIR, level, cycles)     set DIR; the next step comes `cycles` later
@@ -37,6 +38,8 @@ SEG_STEPS = 1
 MODE_IDLE = 0
 MODE_MOVE = 1
 MODE_TRACK = 2
+
+SM_DONE = 4                 # smove.SMove.phase after the last word (smove is imported lazily)
 
 TRACK_STILL_V = 100         # steps/s: a target slower than this counts as still
 TRACK_RESTART16 = 24        # 1/16 steps (1.5 steps): a resting lens follows a still
@@ -64,12 +67,8 @@ class Planner:
         self.target = 0
         self.tgt_v = 0              # track mode: target velocity (steps/s, int)
         self.tgt_x16 = 0            # track mode: target position (1/16 steps, int)
-        self._sc = None             # S-curve of the current move (jerk > 0)
-        self._sc_start = 0
+        self._sc = None             # S-curve words of the current move (jerk > 0)
         self._sc_target = 0
-        self._sc_v = 0.0
-        self._sc_d = 0
-        self._carry = 0.0
 
     def set_limits(self, max_speed, accel, jerk=0.0):
         """New limits; the ramp is rebuilt only when speed or acceleration change."""
@@ -130,7 +129,11 @@ class Planner:
         return self.mode != MODE_TRACK
 
     def velocity(self):
-        return 0.0 if self.at_rest else self.s * self.ramp.speed_at(self.j)
+        if self.at_rest:
+            return 0.0
+        if self._sc is not None:
+            return self.s * self._sc.speed()
+        return self.s * self.ramp.speed_at(self.j)
 
     # ---- words ---------------------------------------------------------------------------
     def next_segment(self):
@@ -285,54 +288,30 @@ class Planner:
 
     # ---- jerk-limited moves ------------------------------------------------------------
     def _sc_begin(self, d, s):
-        from scurve import SCurve   # only with jerk > 0: not in the heap otherwise
-        sc = SCurve(d, self.vmax, self.a, self.jerk)
-        self._sc = sc
+        from smove import SMove     # only with jerk > 0: not in the heap otherwise
+        sm = SMove(d, self.vmax, self.a, self.jerk, self.freq, self.tol_s, self.chunk_s)
+        self._sc = sm
         self._sc_target = self.target
-        self._sc_start = self.pos
-        self._sc_d = d
-        self._carry = 0.0
         self.at_rest = False
         self.s = s
         self.j = 0
         self.k = 0
-        self._sc_v = sc.v_at(0.5)
-        return (SEG_DIR, 1 if s > 0 else 0, self._cycles(sc.span(0.0, 0.5), 1))
+        return (SEG_DIR, 1 if s > 0 else 0, sm.t0)
 
-    def _sc_segment(self, sc):
-        s = self.s
-        done = (self.pos - self._sc_start) * s          # whole steps taken (integers)
-        x = done + 0.5                                  # the crossing we are at
-        left = self._sc_d - done                              # steps left, this one included
-        xa, xc = sc._bounds()
-        v = self._sc_v
-        cruise = xa <= x and x + v * self.chunk_s <= xc
-        n = _clip(int(v * self.chunk_s))
-        if not cruise:
-            lim = int(v * (8.0 * v * self.tol_s / sc.alim) ** 0.5)
-            if lim < n:
-                n = lim if lim > 1 else 1
-        if n >= left:
-            self.pos += left * s
+    def _sc_segment(self, sm):
+        n, per = sm.next_word()
+        self.pos += n * self.s
+        if sm.phase == SM_DONE:
             self.s = 0
             self.at_rest = True
             self._sc = None
-            return (SEG_STEPS, left, self._cycles(sc.span(x, self._sc_d), left))
-        self._sc_v = sc.v_at(x + n)
-        self.pos += n * s
-        return (SEG_STEPS, n, self._cycles(sc.span(x, x + n), n))
-
-    def _cycles(self, secs, n):
-        """Period in whole cycles for n steps over `secs`, the rounding carried on."""
-        c = secs * self.freq + self._carry
-        p = int(c / n + 0.5)
-        self._carry = c - p * n
-        return p
+        return (SEG_STEPS, n, per)
 
     def _leave_scurve(self):
-        if self._sc is not None:
+        sm = self._sc
+        if sm is not None:
             self._sc = None
-            self.j = self.ramp.index_for_speed(self._sc_v)
+            self.j = self.ramp.index_for_speed(sm.speed())
             self.k = self.ramp.group_of(self.j)
 
 

@@ -1,19 +1,28 @@
 """Jerk-limited (double-S, "S-curve") rest-to-rest motion profile.
 
 For a move of D steps under max speed V, acceleration A and jerk J the acceleration
-ramps up at J, holds at A, ramps down, the speed cruises at V, and the braking mirrors it
-(the standard seven-phase profile; phases shrink or vanish for short moves). The planner
-asks for the time between two positions (span) and for the speed at a position.
+ramps up at J (phase 1), holds at A (phase 2), ramps down (phase 3), the speed cruises
+at V, and the braking mirrors it (the standard seven-phase profile; phases shrink or
+vanish for short moves). smove.py turns it into PIO words; this module answers "how long
+from position p0 to p1" and "how fast at p".
 
-Float32. Times are never taken as differences of absolute times (on a Pico a 5 s move
-has 0.5 us time resolution, enough to make an 8 ms segment 0.1 % too fast): the
-acceleration phase is timed from the start, the cruise directly (distance / speed) and
-the braking phase backwards from the end, where its times are small.
+Float32 on a Pico. Spans are never differences of absolute times (a 5 s move has 0.5 us
+time resolution in float32, enough to make an 8 ms word 0.1 % too fast): each phase is
+timed in its own small clock (phase 1 from the start, phase 3 backwards from its end,
+whose times are below A/J), phase 2 by its constant acceleration (time = 2 dx / (v0 + v1))
+and the cruise by distance / speed. Positions -> times in closed form in phases 1 and 2,
+by a few Newton steps in phase 3 (monotone from below: no overshoot, no bisection).
 
 Pure Python: runs on the board and in the host tests.
 """
 
 from math import sqrt
+
+# where a position lies (the `ph` of a state)
+PH_JERK_UP = 1
+PH_ACCEL = 2
+PH_JERK_DOWN = 3
+PH_CRUISE = 4
 
 
 class SCurve:
@@ -40,11 +49,18 @@ class SCurve:
         self.tj = tj
         self.ta = ta
         self.tv = tv
-        self.alim = j * tj                   # acceleration actually reached
-        self.vlim = (ta - tj) * self.alim    # speed actually reached
+        self.alim = al = j * tj              # acceleration actually reached
+        self.vlim = vl = (ta - tj) * al      # speed actually reached
         self.d = d
         self.t_end = 2 * ta + tv
+        t2 = ta - 2 * tj                     # length of phase 2
+        self.v1 = v1 = j * tj * tj / 2       # end of phase 1
+        self.x1 = x1 = j * tj * tj * tj / 6
+        self.v2 = v1 + al * t2               # end of phase 2
+        self.x2 = x1 + v1 * t2 + al * t2 * t2 / 2
+        self.xa = vl * ta / 2                # end of the acceleration: phase 3 ends here
 
+    # ---- time -> position (the reference the tests sample) ---------------------------
     def _acc_x(self, t):
         """Position during the acceleration phase (0 <= t <= ta)."""
         j, tj, ta, al, vl = self.j, self.tj, self.ta, self.alim, self.vlim
@@ -55,92 +71,85 @@ class SCurve:
         r = ta - t
         return vl * ta / 2 - vl * r + j * r * r * r / 6
 
-    def _acc_v(self, t):
-        j, tj, ta, al, vl = self.j, self.tj, self.ta, self.alim, self.vlim
-        if t < tj:
-            return j * t * t / 2
-        if t < ta - tj:
-            return al * (t - tj / 2)
-        r = ta - t
-        return vl - j * r * r / 2
-
     def x(self, t):
         ta, tv = self.ta, self.tv
         if t <= ta:
             return self._acc_x(t)
         if t <= ta + tv:
-            return self.vlim * ta / 2 + self.vlim * (t - ta)
+            return self.xa + self.vlim * (t - ta)
         if t >= self.t_end:
             return self.d
         return self.d - self._acc_x(self.t_end - t)
 
-    def v(self, t):
-        ta, tv = self.ta, self.tv
-        if t <= ta:
-            return self._acc_v(t)
-        if t <= ta + tv:
-            return self.vlim
-        if t >= self.t_end:
-            return 0.0
-        return self._acc_v(self.t_end - t)
+    # ---- position -> time, in the acceleration half ---------------------------------
+    def state(self, x, r0=0.0):
+        """(phase, phase clock, speed) at position x (0 <= x, first half of the move).
+        The clock is t from the start in phase 1, the time r left to the end of phase 3
+        in phase 3, unused (0) in phase 2 and the cruise. r0: a phase-3 clock known to be
+        at or below the answer (the previous crossing's r minus the steps between at its
+        speed: the speed only rises), which saves most of the Newton steps."""
+        j = self.j
+        if x <= self.x1:
+            t = (6 * x / j) ** (1.0 / 3.0) if x > 0 else 0.0
+            return PH_JERK_UP, t, j * t * t / 2
+        if x <= self.x2:
+            return PH_ACCEL, 0.0, sqrt(self.v1 * self.v1 + 2 * self.alim * (x - self.x1))
+        vl = self.vlim
+        if x >= self.xa:
+            return PH_CRUISE, 0.0, vl
+        # phase 3: xa - x = vl r - j r^3 / 6, solved for r by Newton from r = (xa - x) / vl
+        # (below the root; the function is convex, so every step stays below it)
+        g = self.xa - x
+        r = g / vl
+        if r0 > r:
+            r = r0
+        for _ in range(12):
+            dr = (g - vl * r + j * r * r * r / 6) / (vl - j * r * r / 2)
+            r += dr
+            if dr <= r * 1e-7:
+                break
+        if r > self.tj:
+            r = self.tj
+        return PH_JERK_DOWN, r, vl - j * r * r / 2
 
-    def _acc_time(self, y):
-        """The time in the acceleration phase at which the position is y (0 <= y <= the
-        phase's length): bisection on the monotonic position, as fine as the floats go."""
-        lo = 0.0
-        hi = self.ta
-        for _ in range(48):
-            mid = (lo + hi) / 2
-            if mid <= lo or mid >= hi:
-                break           # as fine as the float type goes (float32 on a Pico)
-            if self._acc_x(mid) < y:
-                lo = mid
-            else:
-                hi = mid
-        return (lo + hi) / 2
+    def between(self, x0, s0, x1, s1):
+        """Seconds from x0 to x1 (x0 <= x1, both in the first half), given their states."""
+        p0, q0, v0 = s0
+        p1, q1, v1 = s1
+        t = 0.0
+        if p0 == PH_JERK_UP:
+            t += (q1 if p1 == PH_JERK_UP else self.tj) - q0
+        if p0 <= PH_ACCEL <= p1:
+            lo = x0 if p0 == PH_ACCEL else self.x1
+            hi = x1 if p1 == PH_ACCEL else self.x2
+            va = v0 if p0 == PH_ACCEL else self.v1
+            vb = v1 if p1 == PH_ACCEL else self.v2
+            if hi > lo:
+                t += 2 * (hi - lo) / (va + vb)
+        if p0 <= PH_JERK_DOWN <= p1:
+            t += (q0 if p0 == PH_JERK_DOWN else self.tj) - (q1 if p1 == PH_JERK_DOWN else 0.0)
+        if p1 == PH_CRUISE:
+            t += (x1 - (x0 if p0 == PH_CRUISE else self.xa)) / self.vlim
+        return t
 
-    def _bounds(self):
-        xa = self.vlim * self.ta / 2        # end of the acceleration phase
-        return xa, self.d - xa              # ... and start of the braking phase
-
-    def _acc_span(self, y0, y1):
-        """Time from y0 to y1 (y0 <= y1) within the acceleration phase. A difference of
-        two phase times, unless those times are too coarse for it (a long, gentle ramp
-        in float32): then Simpson's rule on 1/speed, whose error is relative."""
-        t0 = self._acc_time(y0) if y0 > 0 else 0.0
-        t1 = self._acc_time(y1)
-        dt = t1 - t0
-        if y0 > 0 and t1 > 64 * dt:
-            vm = self._acc_v(self._acc_time((y0 + y1) / 2))
-            dt = (y1 - y0) / 6 * (1 / self._acc_v(t0) + 4 / vm + 1 / self._acc_v(t1))
-        return dt
+    def _half_span(self, x0, x1):
+        return self.between(x0, self.state(x0), x1, self.state(x1))
 
     def span(self, p0, p1):
-        """Time to go from position p0 to p1 (0 <= p0 <= p1 <= d)."""
-        xa, xc = self._bounds()
-        t = 0.0
-        if p0 < xa:
-            q = p1 if p1 < xa else xa
-            t += self._acc_span(p0, q)
-            p0 = q
-        if p0 < p1 and p0 < xc:
-            q = p1 if p1 < xc else xc
-            t += (q - p0) / self.vlim
-            p0 = q
-        if p0 < p1:
-            t += self._acc_span(self.d - p1, self.d - p0)     # braking mirrors the ramp
-        return t
+        """Seconds from position p0 to p1 (0 <= p0 <= p1 <= d); the braking half mirrors
+        the acceleration half."""
+        h = self.d / 2
+        if p1 <= h:
+            return self._half_span(p0, p1)
+        if p0 >= h:
+            return self._half_span(self.d - p1, self.d - p0)
+        return self._half_span(p0, h) + self._half_span(self.d - p1, h)
 
     def v_at(self, p):
         """Speed at position p."""
-        xa, xc = self._bounds()
         if p <= 0 or p >= self.d:
             return 0.0
-        if p < xa:
-            return self._acc_v(self._acc_time(p))
-        if p <= xc:
-            return self.vlim
-        return self._acc_v(self._acc_time(self.d - p))
+        return self.state(p if p <= self.d / 2 else self.d - p)[2]
 
     def time_at(self, p):
         """The time the position reaches p (0 <= p <= d)."""

@@ -31,6 +31,8 @@ MAX_STEPS_PER_WORD = const(256)
 FIFO_DEPTH = const(8)           # TX FIFO joined with RX
 MAX_L = const(0x7FFFFF)         # 23 bits
 MAX_D = const(0x3FFFFFFF)       # 30 bits
+PIO0_FDEBUG = const(0x50200008)  # RP2040 datasheet 3.7: PIO0 base + FDEBUG (PIO1: +0x100000)
+TXSTALL_SHIFT = const(24)       # FDEBUG bits 24..27: SM 0..3 stalled on an empty TX FIFO
 
 
 def step_word(n, low):
@@ -69,8 +71,10 @@ def _ns_to_cycles(ns, freq):
 class StepGen:
     """Owns one PIO state machine running `step_program` and the driver ENABLE pin."""
 
-    def __init__(self, sm_id, step_pin, dir_pin, en_pin, en_active, freq, timing):
+    def __init__(self, sm_id, step_pin, dir_pin, en_pin, en_active, freq, timing, mem32=None):
+        """mem32: machine.mem32, for the PIO's FDEBUG register (ran_dry); None: not read."""
         self.timing = timing
+        self._mem32 = mem32
         self.freq = freq
         self._en = en_pin
         self._en_active = en_active
@@ -78,6 +82,8 @@ class StepGen:
         self._en.value(1 - en_active)
         self.sm = rp2.StateMachine(sm_id, step_program, freq=freq,
                                    sideset_base=step_pin, out_base=dir_pin)
+        self._fdebug = PIO0_FDEBUG + (0x100000 if sm_id >= 4 else 0)
+        self._txstall = 1 << (TXSTALL_SHIFT + (sm_id & 3))
         self.load_timing(timing)
         self.sm.active(1)
 
@@ -94,6 +100,16 @@ class StepGen:
     def enable(self, on):
         self._en.value(self._en_active if on else 1 - self._en_active)
         self.enabled = bool(on)
+
+    def ran_dry(self):
+        """True when the state machine has waited on an empty FIFO since the last call
+        (the PIO's sticky FDEBUG.TXSTALL flag, read and cleared): the hardware's word on
+        an underrun, not a model's. Clearing while it still waits sets it again."""
+        m = self._mem32
+        if m is not None and m[self._fdebug] & self._txstall:
+            m[self._fdebug] = self._txstall
+            return True
+        return False
 
     def room(self):
         """FIFO words that can be pushed now without blocking."""

@@ -43,10 +43,6 @@ def test_lidar_garbage_and_bad_checksums_no_false_reading():
     assert fig["frames_parsed"] > 300            # bad-checksum frames did arrive
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10/11: since the virtual Pico charges collections (16 ms in one piece), an input "
-    "edge that comes due inside one is applied late: the release of the stuck button is "
-    "then seen as a new press 19 ms later (docs/virtual_pico.md)"))
 def test_button_stuck_down_one_press_others_still_work():
     fig = soak.stuck_button(20)
     assert fig["af_on_presses"] == 1

@@ -57,13 +57,15 @@ def log_uniform(lo, hi):
 
 
 def check(worker, start, d, v, a, j):
-    end, step_err, segs, secs, shortest, done = worker(start, d, v, a, j, SEG_CAP)
+    end, step_err, segs, secs, shortest, done, full_ramp = worker(start, d, v, a, j, SEG_CAP)
     WORST["cases"] += 1
     WORST["end"] = max(WORST["end"], abs(end))
     assert done, f"move of {d} from {start} at v={v} a={a} j={j} did not end in {SEG_CAP} segments"
     assert end == 0 and step_err == 0, (end, step_err)
     assert shortest >= 0.999, f"a segment ran faster than max_speed ({shortest:.4f})"
-    if j == 0 and abs(d) >= 200:
+    if j == 0 and abs(d) >= 200 and full_ramp:
+        # (a ramp of over ~260,000 steps is cut short at the speed its table reaches: a
+        # longer move then cruises slower than max_speed; ramp.py)
         assert secs <= 1.02 * pl.optimal_time(abs(d), v, a) + 0.001
 
 

@@ -1,9 +1,11 @@
 """Runs in the virtual Pico's interpreter (MicroPython v1.28.0, float32, 32-bit objects):
 reads one move per line as JSON [start, distance, max_speed, accel, jerk, max_segments],
 runs the firmware's planner to the end and prints one JSON line:
-    [end_error, step_error, segments, seconds, shortest_period_ratio, finished]
+    [end_error, step_error, segments, seconds, shortest_period_ratio, finished, full_ramp]
 end_error: final position - target; step_error: signed steps emitted - distance;
 shortest_period_ratio: min over segments of (period * max_speed) (>= 1 within limits);
+full_ramp: the ramp table reaches max_speed (false: a ramp of over ~260,000 steps, cut
+short at the speed its table reaches: ramp.py);
 segment times are PIO cycles at the planner's clock.
 """
 
@@ -26,7 +28,8 @@ def run(start, d, v, a, j, cap):
     while segs < cap:
         s = p.next_segment()
         if s is None:
-            return [p.pos - start - d, steps - d, segs, t / p.freq, shortest, True]
+            return [p.pos - start - d, steps - d, segs, t / p.freq, shortest, True,
+                    p.ramp.vtop >= p.ramp.vmax]
         segs += 1
         if s[0] == pl.SEG_DIR:
             dirn = 1 if s[1] else -1
@@ -37,7 +40,8 @@ def run(start, d, v, a, j, cap):
             r = (s[2] + 1) * v / p.freq          # a cycle of rounding allowed
             if s[1] > 1 and r < shortest:
                 shortest = r
-    return [p.pos - start - d, steps - d, segs, t / p.freq, shortest, False]
+    return [p.pos - start - d, steps - d, segs, t / p.freq, shortest, False,
+            p.ramp.vtop >= p.ramp.vmax]
 
 
 while True:

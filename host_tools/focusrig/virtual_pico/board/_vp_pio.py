@@ -488,6 +488,8 @@ class Engine:
         self.status_n = 0
         self.stop_t = -1
         self.cyc_now = 0
+        self.txstall_t = -1                 # ns FDEBUG.TXSTALL was set, -1: clear (a PIO
+                                            # block register: an SM init leaves it alone)
         self.reset()
 
     # ---- configuration ----------------------------------------------------------------
@@ -576,6 +578,19 @@ class Engine:
         return self.cycle_at(t_ns - 1) + 1
 
     # ---- FIFOs (CPU side) -------------------------------------------------------------
+    def txstall(self, t_ns):
+        """FDEBUG.TXSTALL of this state machine as the CPU reads it at t_ns: set from the
+        first cycle a pull found the TX FIFO empty (RP2040 datasheet 3.7, FDEBUG)."""
+        return 0 <= self.txstall_t <= t_ns
+
+    def clear_txstall(self, t_ns):
+        """Write 1 to clear; a machine still stalled on the empty FIFO sets it again at
+        once (rp2040js peripherals/pio.js FDEBUG write does the same)."""
+        if self.fifo_stall and self.active and not self.tx and self.txstall_t <= t_ns:
+            self.txstall_t = t_ns
+        else:
+            self.txstall_t = -1
+
     def tx_room(self):
         return len(self.tx) < self.tx_depth
 
@@ -883,6 +898,8 @@ class Engine:
         # autopull (datasheet pseudocode): an OUT on an empty OSR refills and stalls
         if self.autopull and self.osr_n >= self.pull_thresh:
             if not self.tx:
+                if self.txstall_t < 0:
+                    self.txstall_t = self.time_of(cyc)     # FDEBUG.TXSTALL (sticky)
                 self.fifo_stall = True
                 return 0
             # refill now, OUT on the next cycle: one stall cycle, PC unchanged
@@ -936,6 +953,8 @@ class Engine:
         if self.tx:
             self._refill_osr()
         elif ins[2]:
+            if self.txstall_t < 0:
+                self.txstall_t = self.time_of(cyc)     # FDEBUG.TXSTALL (sticky)
             self.fifo_stall = True
             return 0
         else:

@@ -16,8 +16,8 @@ and the pico-sdk it uses:
   hardware/README.md "Power-up"; the driver's ENABLE has the 10 k pull-up R1), the PIO
   stops, GPIO IRQs are off, the USB device drops off the bus. Flash survives.
 - RP2040 datasheet 4.7.6: CTRL (0x40058000) bit 30 ENABLE; the firmware clears it through
-  `machine.mem32` to stop the watchdog at Ctrl-C (firmware/watchdog.py). `mem32` here
-  models CTRL and REASON and refuses other addresses (on the host they are not a Pico's).
+  `machine.mem32` to stop the watchdog at Ctrl-C (firmware/watchdog.py); `_vp_mem32`
+  routes CTRL and REASON here.
 
 A reset (watchdog timeout or machine.reset() in a scenario run) puts the board in its
 reset state at once, lets the firmware's Python stack unwind with the CPU model, trace and
@@ -107,30 +107,29 @@ def reset_cause():
     return CHIP.cause
 
 
-class _Mem32:
-    """machine.mem32 for the registers the firmware may touch (watchdog CTRL, REASON)."""
-
-    def __getitem__(self, addr):
-        if addr == CTRL:
-            return (ENABLE if CHIP.enabled else 0) | 0x07000000       # + PAUSE_* bits
-        if addr == REASON:
-            return 1 if CHIP.cause == WDT_RESET else 0
-        raise ValueError("virtual-pico: mem32[0x%08x] is not modelled" % addr)
-
-    def __setitem__(self, addr, value):
-        if addr == CTRL:
-            if value & (1 << 31):
-                reset(WDT_RESET)            # CTRL.TRIGGER
-            if value & ENABLE:
-                if not CHIP.enabled:
-                    CHIP.enable(CHIP.timeout_ns // 1000000)
-            else:
-                CHIP.stop()
-            return
-        raise ValueError("virtual-pico: mem32[0x%08x] is not modelled" % addr)
+def mem32_get(addr):
+    """machine.mem32 reads of the watchdog's registers (CTRL, REASON); _vp_mem32 routes."""
+    if addr == CTRL:
+        return (ENABLE if CHIP.enabled else 0) | 0x07000000       # + PAUSE_* bits
+    if addr == REASON:
+        return 1 if CHIP.cause == WDT_RESET else 0
+    raise ValueError("virtual-pico: mem32[0x%08x] is not modelled" % addr)
 
 
-MEM32 = _Mem32()
+def mem32_set(addr, value):
+    if addr == CTRL:
+        if value & (1 << 31):
+            reset(WDT_RESET)            # CTRL.TRIGGER
+        if value & ENABLE:
+            if not CHIP.enabled:
+                CHIP.enable(CHIP.timeout_ns // 1000000)
+        else:
+            CHIP.stop()
+        return
+    raise ValueError("virtual-pico: mem32[0x%08x] is not modelled" % addr)
+
+
+
 
 _saved = {}
 

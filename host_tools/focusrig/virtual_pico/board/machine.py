@@ -15,7 +15,8 @@ sys.path.extend(_saved)
 del _saved
 import _vp_wdt  # noqa: E402  (watchdog, reset cause, chip reset: ports/rp2 machine_wdt.c, modmachine.c)
 
-mem32 = _vp_wdt.MEM32  # noqa: F811  (the watchdog's registers; host memory is not a Pico's)
+import _vp_mem32  # noqa: E402
+mem32 = _vp_mem32.MEM32  # noqa: F811  (watchdog and PIO FDEBUG registers; host memory is not a Pico's)
 _FREQ = 125000000
 
 
