@@ -30,7 +30,7 @@ import watchdog
 
 CMD_POLL_MS = 5            # how often the command reader looks at the USB serial
 CMD_YIELD_BYTES = 32       # it lets the other tasks run after this many bytes of one line
-GC_IDLE_BYTES = 65536      # collect when idle once this much was allocated since the last
+GC_IDLE_MS = 5000          # collect when idle once this long after the last collection
 S1 = pins.IN_SHUTTER_HALF
 S2 = pins.IN_SHUTTER_FULL
 AFON = pins.IN_AF_ON
@@ -58,7 +58,8 @@ class App:
         self.save_pending = False
         self._ticker_task = None
         self._input_cb = self._input            # bound once: no method object per pass
-        self._gc_after = 0              # collect when idle and mem_alloc() passes this
+        self._gc_at = time.ticks_ms()   # the last collection (the loop's idle policy)
+        self.heap_total = 0             # gc.mem_alloc() + gc.mem_free(), taken at boot
         self._tick_due = time.ticks_ms()
         self.freq = machine.freq()
         timing, wake = driver_timing(self.cfg, self.freq)
@@ -184,7 +185,8 @@ class App:
                 w = self.step()
                 self.wd.service(not self.out.q)     # feed (or the test hook's hang)
                 busy = self.motion.busy() or self.focus.af_running() or self.trigger.firing
-                if not busy and gc.mem_alloc() > self._gc_after:
+                # no gc.mem_alloc() here: on a Pico it scans the whole heap (~9 ms)
+                if not busy and time.ticks_diff(time.ticks_ms(), self._gc_at) > GC_IDLE_MS:
                     self._collect()         # now, where a pause cannot hurt
                 # the parts say when they are due (motion: when its queue runs low); AF
                 # polls the LiDAR (100 Hz) a little more often than its frames come
@@ -199,7 +201,7 @@ class App:
         """Collect while nothing moves or fires, before the heap fills: the pause (a few ms
         on an RP2040) then never falls inside a move or a shot (docs/motion.md)."""
         gc.collect()
-        self._gc_after = gc.mem_alloc() + GC_IDLE_BYTES
+        self._gc_at = time.ticks_ms()
 
     def _kick(self, w):
         """After a step() outside the ticker: wake it if w (ms) comes before its wake."""
@@ -275,17 +277,19 @@ class App:
 
     def boot_report(self):
         gc.collect()
+        used = gc.mem_alloc()
+        self.heap_total = used + gc.mem_free()      # once: each is a heap scan (~9 ms)
         self.out.event("boot", version=version.VERSION, protocol=version.PROTOCOL,
                        config=self.boot_note or "config.json loaded",
                        reset_cause=watchdog.reset_cause(), watchdog_ms=self.wd.timeout_ms,
-                       mem_alloc=gc.mem_alloc(), mem_free=gc.mem_free(),
+                       mem_alloc=used, mem_free=self.heap_total - used,
                        held=[self.inputs.names[i] for i in range(self.inputs.n)
                              if self.inputs.held_at_boot[i]])
 
     async def run(self):
         self.wd.start()
-        self.boot_report()
-        self._collect()
+        self.boot_report()              # collects first (its figures are after a collection)
+        self._gc_at = time.ticks_ms()
         asyncio.create_task(self.out.writer())
         asyncio.create_task(self._irq_waker())
         asyncio.create_task(self._commands())

@@ -47,12 +47,16 @@ class Commands:
 
     def c_status(self, args):
         a = self.app
+        # gc.mem_alloc() scans the whole heap on a Pico (~9 ms): once, twice when idle
         before = gc.mem_alloc()         # allocated since the last collection (the loop
-        gc_us = -1                      # collects only when idle: see app.GC_IDLE_BYTES)
+        used = before                   # collects only when idle: see app.GC_IDLE_MS)
+        gc_us = -1
         if not (a.motion.busy() or a.focus.af_running() or a.trigger.firing):
             t0 = time.ticks_us()        # a collection takes ~15 ms on an RP2040: never
             gc.collect()                # while the lens moves or the shutter fires
             gc_us = time.ticks_diff(time.ticks_us(), t0)
+            a._gc_at = time.ticks_ms()
+            used = gc.mem_alloc()
         a.out.reply("status", gc_us=gc_us, mem_before_gc=before, state=focus.STATE_NAMES[a.focus.state],
                     pos=a.motion.pos_now(), target=a.motion.target(),
                     moving=a.motion.busy(), enabled=a.motion.enabled,
@@ -62,7 +66,7 @@ class Commands:
                     frames=a.trigger.frames, armed=a.trigger.armed,
                     inputs={a.inputs.names[i]: a.inputs.pressed(i) for i in range(a.inputs.n)},
                     edges=a.inputs.edges, dropped=a.inputs.dropped,
-                    mem_alloc=gc.mem_alloc(), mem_free=gc.mem_free(),
+                    mem_alloc=used, mem_free=a.heap_total - used,
                     uptime_us=a.clock.uptime(a.clock._ref))
 
     # ---- configuration -----------------------------------------------------------------------

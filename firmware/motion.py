@@ -21,7 +21,6 @@ _US_PER_S = const(1000000)
 TRACK_HORIZON_US = const(4000)   # servo: queue at most this much motion ahead
 QN = const(16)                   # words in flight at most (FIFO 8 + the one running)
 MOVE_REFILL_US = const(12000)   # moves: top up once less than this is queued
-MOVE_FREE_MIN = const(49152)    # bytes free a motion starts with (else collect first)
 REFILL_LOW_US = const(4000)     # ... and be back before less than this is (short words)
 MOVE_HORIZON_US = const(24000)   # moves: enough to ride out a GC pause, short enough
                                  # that a stop or a new target acts within ~25 ms
@@ -320,8 +319,12 @@ class Motion:
                                     # once the word is in: clearing sets it again while
                                     # it still waits)
         if cold:
-            if gc.mem_free() < MOVE_FREE_MIN:
-                gc.collect()        # held: the pause delays the first step, not a later one
+            if plan.built:
+                # an S-curve's words were just computed, in floats (tens of KB of
+                # garbage): collect while the state machine is held, so the pause delays
+                # the first step and no collection falls inside the move
+                plan.built = False
+                gc.collect()
             gen.sm.active(1)
             self._rebase(time.ticks_diff(time.ticks_us(), now))
             gen.ran_dry()               # the wait before this start is not an underrun

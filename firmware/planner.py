@@ -69,6 +69,7 @@ class Planner:
         self.tgt_x16 = 0            # track mode: target position (1/16 steps, int)
         self._sc = None             # S-curve words of the current move (jerk > 0)
         self._sc_target = 0
+        self.built = False          # S-curve words were computed (floats: heap garbage)
 
     def set_limits(self, max_speed, accel, jerk=0.0):
         """New limits; the ramp is rebuilt only when speed or acceleration change."""
@@ -291,6 +292,7 @@ class Planner:
         from smove import SMove     # only with jerk > 0: not in the heap otherwise
         sm = SMove(d, self.vmax, self.a, self.jerk, self.freq, self.tol_s, self.chunk_s)
         self._sc = sm
+        self.built = True
         self._sc_target = self.target
         self.at_rest = False
         self.s = s

@@ -16,7 +16,7 @@ def cmd(at, c):
 
 
 def test_status_version_and_ping():
-    res, _ = run({"duration_ms": 100, "serial": [cmd(10, "status"), cmd(20, "version"), cmd(30, "ping")]})
+    res, _ = run({"duration_ms": 300, "serial": [cmd(10, "status"), cmd(20, "version"), cmd(30, "ping")]})
     st = res.replies("status")[0]
     assert st["ok"] and st["state"] == "idle" and st["pos"] == 0 and "mem_alloc" in st
     v = res.replies("version")[0]

@@ -111,6 +111,14 @@ def servo(target, out):
     res, tr = run(target, raw)
     sp = res.ev("motion_stop")
     out["S-curve 5000-step move: FIFO underruns"] = sp[0]["underruns"] if sp else "no stop"
+    steps = tr.rising("step")
+    if sp and len(steps) == 5000:
+        sys.path.insert(0, os.path.join(ROOT, "firmware"))
+        from scurve import SCurve
+        prof = SCurve(5000, FAST["max_speed"], FAST["accel"], 2e9)
+        ideal = prof.time_at(4999.5) - prof.time_at(0.5)
+        out["S-curve 5000-step move: span / profile's"] = (steps[-1] - steps[0]) / 1e9 / ideal
+        out["S-curve 5000-step move: command -> first step (ms)"] = (steps[0] - 300e6) / 1e6
 
 
 def shutter(target, out):

@@ -40,6 +40,11 @@ ALLOC_BLOCK = 0     # command and host-link latencies near the rp2040 target's, 
                     # timing tests written against the cheaper model then fail (issue 10)
 GC_FIX = 0
 GC_PER_KB = 21600
+# gc.mem_alloc() / gc.mem_free(): py/gc.c gc_info() walks the whole allocation table,
+# whatever is in use: 8.7-9.0 ms each on the rp2040 target (measured with 6 to 58 KB in
+# use; docs/virtual_pico.md). Free on the virtual Pico until December 2026: the firmware
+# called one in every pass of its idle loop, 86 % of an RP2040's time.
+GC_INFO = 1100000
 
 
 def _classes():

@@ -12,10 +12,14 @@ the last collection plus what it allocated since, as py/gc.c counts them on a Pi
   REPL of the official v1.28.0 RPI_PICO firmware, 241,696 B) less it;
 - `collect()`: a real collection, charged to the firmware's CPU time (the time a Pico
   takes to mark the firmware's live heap: _vp_cpu.GC_PER_KB);
+- `mem_alloc()` and `mem_free()` are charged a scan of the whole heap (py/gc.c gc_info():
+  _vp_cpu.GC_INFO, about 9 ms on an RP2040);
 - everything else (`enable`, `disable`, `isenabled`, `threshold`) is the built-in's.
 """
 
 import gc as _gc
+
+import _vp_cpu
 
 try:
     import _vphook
@@ -31,17 +35,23 @@ def collect():
         _vphook.firmware_collected()
 
 
+def _used():
+    live, since = _vphook.fw_heap()
+    return live + since
+
+
 def mem_alloc():
     if _vphook is None:
         return _gc.mem_alloc()
-    live, since = _vphook.fw_heap()
-    return live + since
+    _vphook.charge(_vp_cpu.GC_INFO)     # a scan of the whole heap on a Pico
+    return _used()
 
 
 def mem_free():
     if _vphook is None:
         return _gc.mem_free()
-    free = PICO_FREE - mem_alloc()
+    _vphook.charge(_vp_cpu.GC_INFO)
+    free = PICO_FREE - _used()
     return free if free > 0 else 0
 
 

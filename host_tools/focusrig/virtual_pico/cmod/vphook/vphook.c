@@ -76,23 +76,24 @@ static void run_alarm(void) {
     in_callback = false;
 }
 
-// A charged collection's time passes at the next bytecode, in slices that end at the
-// board's alarms: events and hard IRQs due inside it run at their own time, as on a Pico,
-// where interrupts preempt a collection (py/gc.c runs with IRQs enabled). Charged in one
-// piece, a 16 ms collection applied every edge inside it late, all at its end.
-static uint32_t gc_pending;
+// C work charged in one lump (a collection, a gc_info() heap scan: charge()) passes at
+// the next bytecode, in slices that end at the board's alarms: events and hard IRQs due
+// inside it run at their own time, as on a Pico, where interrupts preempt that C work
+// (py/gc.c runs with IRQs enabled). Charged in one piece, a 16 ms collection applied
+// every edge inside it late, all at its end.
+static uint32_t pending;
 
 static void pass_gc(void) {
-    while (gc_pending) {
+    while (pending) {
         uint32_t step = 0;
         if (alarm_at > cycles) {
             step = alarm_at - cycles;
-            if (step > gc_pending) {
-                step = gc_pending;
+            if (step > pending) {
+                step = pending;
             }
         }
         cycles += step;
-        gc_pending -= step;
+        pending -= step;
         if (cycles >= alarm_at) {
             run_alarm();
         }
@@ -100,7 +101,7 @@ static void pass_gc(void) {
 }
 
 void focusrig_vm_tick(unsigned char opcode) {
-    if (gc_pending && !in_callback) {
+    if (pending && !in_callback) {
         pass_gc();
     }
     mp_obj_dict_t *g = mp_globals_get();
@@ -153,7 +154,7 @@ static size_t fw_live;                  // the firmware's live heap after the la
 
 static void charge_gc(void) {
     uint32_t c = gc_fix + (uint32_t)((uint64_t)gc_per_kb * fw_live / 1024);
-    gc_pending += c;                    // passed at the next bytecode (pass_gc)
+    pending += c;                    // passed at the next bytecode (pass_gc)
     gc_count++;
     gc_last_cycles = c;
     fw_alloc_since = 0;
@@ -220,6 +221,15 @@ static mp_obj_t vphook_set_heap_costs(size_t n_args, const mp_obj_t *args) {
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vphook_set_heap_costs_obj, 6, 6, vphook_set_heap_costs);
+
+// charge(n): n cycles of the firmware's C work (a board model of a built-in calls it)
+static mp_obj_t vphook_charge(mp_obj_t n) {
+    if (weights_set && !in_callback) {
+        pending += (uint32_t)mp_obj_get_int(n);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(vphook_charge_obj, vphook_charge);
 
 // profile() -> [(module name, bytecode cycles charged, bytes allocated), ...]
 static mp_obj_t vphook_profile(void) {
@@ -452,6 +462,7 @@ static const mp_rom_map_elem_t vphook_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_set_weights), MP_ROM_PTR(&vphook_set_weights_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_heap_costs), MP_ROM_PTR(&vphook_set_heap_costs_obj) },
     { MP_ROM_QSTR(MP_QSTR_gc_stats), MP_ROM_PTR(&vphook_gc_stats_obj) },
+    { MP_ROM_QSTR(MP_QSTR_charge), MP_ROM_PTR(&vphook_charge_obj) },
     { MP_ROM_QSTR(MP_QSTR_profile), MP_ROM_PTR(&vphook_profile_obj) },
     { MP_ROM_QSTR(MP_QSTR_fw_heap), MP_ROM_PTR(&vphook_fw_heap_obj) },
     { MP_ROM_QSTR(MP_QSTR_op_alloc), MP_ROM_PTR(&vphook_op_alloc_obj) },
