@@ -77,6 +77,9 @@ class Planner:
         r = self.ramp
         if r.vmax != float(max_speed) or r.a != float(accel):
             self._use(Ramp(max_speed, accel, self.freq, self.tol_s))
+        if self.jerk > 0:
+            from smove import prepare   # only with jerk > 0: not in the heap otherwise
+            prepare(self.vmax, self.a, self.jerk, self.freq, self.tol_s)
 
     def _use(self, ramp):
         self.ramp = ramp
@@ -292,7 +295,7 @@ class Planner:
         from smove import SMove     # only with jerk > 0: not in the heap otherwise
         sm = SMove(d, self.vmax, self.a, self.jerk, self.freq, self.tol_s, self.chunk_s)
         self._sc = sm
-        self.built = True
+        self.built = sm.built
         self._sc_target = self.target
         self.at_rest = False
         self.s = s

@@ -32,6 +32,18 @@ _LAST = 3
 _DONE = 4               # planner.SM_DONE
 
 
+_cache = None           # (key, tables) of the last full-speed acceleration half
+
+
+def prepare(vmax, accel, jerk, freq, tol_s):
+    """Build the acceleration half of a full-speed S-curve now (at boot or a config
+    change), so that a move's first step does not wait for it (about 1 ms of float Python
+    per word on an RP2040)."""
+    sc = SCurve(1 << 28, vmax, accel, jerk)
+    d = 2 * int(sc.xa + 2) + 1                  # the shortest move that cruises
+    SMove(d, vmax, accel, jerk, freq, tol_s)
+
+
 class SMove:
     def __init__(self, d, vmax, accel, jerk, freq, tol_s, chunk_s=0.008):
         """A move of d > 0 steps from rest to rest."""
@@ -48,8 +60,20 @@ class SMove:
             m += 1
         if m > half:
             m = half
-        while not self._build(sc, m, tol_s):
-            tol_s *= 2
+        # a move that reaches max_speed has the same acceleration half whatever its
+        # length: built once (prepare(), at config time), reused by every such move
+        global _cache
+        key = (vmax, accel, jerk, freq, tol_s, m) if sc.tv > 0 and m < half else None
+        c = _cache
+        if key is not None and c is not None and c[0] == key:
+            self.b, self.p, self.v, self.m, self.tol_s, self._carry, self.capped = c[1]
+        else:
+            while not self._build(sc, m, tol_s):
+                tol_s *= 2
+            if key is not None:
+                _cache = (key, (self.b, self.p, self.v, self.m, self.tol_s, self._carry,
+                                self.capped))
+        self.built = c is None or c[0] != key or key is None
         m = self.m
         self.vtop = vt = self.v[len(self.p)]
         cruise = d - 1 - 2 * m                  # intervals between the two halves

@@ -152,3 +152,20 @@ def test_jerk_profile_limits():
     assert max(v) <= 20000 * 1.001 and max(abs(a) for a in acc) <= 100000 * 1.01
     assert max(abs(x) for x in jerk[3:-3]) <= 1e6 * 1.05
     assert abs(xs[-1] - 5000) < 1e-6
+
+
+def test_full_speed_s_curves_reuse_the_acceleration_half_built_at_config_time():
+    """A jerk-limited move that reaches max_speed plays the words set_limits() built (no
+    float work before its first step on a Pico); a short one builds its own; both exact."""
+    from scurve import SCurve
+    p = pl.Planner(20000, 100000)
+    p.set_limits(20000, 100000, 1e6)
+    for d, reused in ((30000, True), (41234, True), (900, False)):
+        p.move_to(p.pos + d)
+        segs = drain(p)
+        assert p._sc is None and p.built is (not reused), d
+        p.built = False
+        steps, total = step_times(segs)
+        sc = SCurve(d, 20000, 100000, 1e6)
+        assert abs(total - sc.t_end) < 2e-6
+        assert max(abs(t - sc.time_at(k + 0.5)) for k, (t, _) in enumerate(steps)) < p.tol_s * 1.1
