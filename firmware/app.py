@@ -28,7 +28,7 @@ import commands
 import features
 import watchdog
 
-CMD_POLL_MS = 5            # how often the command reader looks at the USB serial
+CMD_POLL_MS = 5            # the command reader retries after a read that found nothing
 CMD_YIELD_BYTES = 32       # it lets the other tasks run after this many bytes of one line
 GC_IDLE_MS = 5000          # collect when idle once this long after the last collection
 S1 = pins.IN_SHUTTER_HALF
@@ -223,7 +223,8 @@ class App:
         """Serial commands, one line each. Bytes are taken one at a time and only when
         stdin polls readable: on rp2 a readline() blocks the whole event loop from a
         line's first byte to its newline (docs/virtual_pico.md), and one non-UTF-8 byte
-        would raise inside it. A line longer than MAX_LINE, or not text, gets one error
+        would raise inside it. Between lines the task waits in asyncio's poll for the
+        first byte (a StreamReader's read(1)), not on a timer. A line longer than MAX_LINE, or not text, gets one error
         reply; the next line works."""
         handler = self.commands
         inp = sys.stdin.buffer
@@ -233,14 +234,17 @@ class App:
         n = 0
         run = 0                         # bytes read since the last yield
         over = False
+        reader = asyncio.StreamReader(inp)
         while True:
             ready = False
             for _ in poller.ipoll(0):       # ipoll: no list per call (poll() makes one)
                 ready = True
-            if not ready:
-                await asyncio.sleep_ms(CMD_POLL_MS)
-                continue
-            b = inp.read(1)
+            if ready:
+                b = inp.read(1)
+            else:
+                # nothing there: sleep in asyncio's poll until the host sends (no
+                # polling every few ms, which cost an RP2040 several % when idle)
+                b = await reader.read(1)
             if not b:
                 await asyncio.sleep_ms(CMD_POLL_MS)
                 continue
