@@ -5,7 +5,6 @@ exactly one reply, `status` answers afterwards, the config is unchanged, no expo
 motion. CI: 600 lines on the virtual Pico; `make soak`: 10,000 on the virtual Pico and
 1,000 on the rp2040 target (tools/soak.py flood)."""
 
-import pytest
 
 from reliability import soak
 

@@ -431,6 +431,8 @@ class Kernel:
         self.sync()
         self.irq_count += 1
         self.in_irq = True
+        if _vphook is not None:
+            _vphook.hold(True)      # a collection in progress waits for the handler
         err = None
         if hard and micropython is not None:
             micropython.heap_lock()
@@ -450,6 +452,8 @@ class Kernel:
             except Exception as e:  # noqa: BLE001
                 err = e
         self.in_irq = False
+        if _vphook is not None:
+            _vphook.hold(False)
         self.wake = True
         if err is not None:
             self.irq_failed(err, hard)

@@ -82,6 +82,7 @@ static void run_alarm(void) {
 // (py/gc.c runs with IRQs enabled). Charged in one piece, a 16 ms collection applied
 // every edge inside it late, all at its end.
 static uint32_t pending;
+static bool pending_held;               // an IRQ handler runs: the lump waits (hold())
 
 static void pass_gc(void) {
     while (pending) {
@@ -101,7 +102,7 @@ static void pass_gc(void) {
 }
 
 void focusrig_vm_tick(unsigned char opcode) {
-    if (pending && !in_callback) {
+    if (pending && !in_callback && !pending_held) {
         pass_gc();
     }
     mp_obj_dict_t *g = mp_globals_get();
@@ -230,6 +231,15 @@ static mp_obj_t vphook_charge(mp_obj_t n) {
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(vphook_charge_obj, vphook_charge);
+
+// hold(flag): while an interrupt handler runs outside the alarm callback (one held by
+// disable_irq, run at enable_irq), charged C work does not pass: on a Pico the handler
+// preempts it, and the board defers events while a handler runs
+static mp_obj_t vphook_hold(mp_obj_t flag) {
+    pending_held = mp_obj_is_true(flag);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(vphook_hold_obj, vphook_hold);
 
 // profile() -> [(module name, bytecode cycles charged, bytes allocated), ...]
 static mp_obj_t vphook_profile(void) {
@@ -463,6 +473,7 @@ static const mp_rom_map_elem_t vphook_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_set_heap_costs), MP_ROM_PTR(&vphook_set_heap_costs_obj) },
     { MP_ROM_QSTR(MP_QSTR_gc_stats), MP_ROM_PTR(&vphook_gc_stats_obj) },
     { MP_ROM_QSTR(MP_QSTR_charge), MP_ROM_PTR(&vphook_charge_obj) },
+    { MP_ROM_QSTR(MP_QSTR_hold), MP_ROM_PTR(&vphook_hold_obj) },
     { MP_ROM_QSTR(MP_QSTR_profile), MP_ROM_PTR(&vphook_profile_obj) },
     { MP_ROM_QSTR(MP_QSTR_fw_heap), MP_ROM_PTR(&vphook_fw_heap_obj) },
     { MP_ROM_QSTR(MP_QSTR_op_alloc), MP_ROM_PTR(&vphook_op_alloc_obj) },
