@@ -67,7 +67,8 @@ class App:
         self.gen = stepgen.StepGen(0, Pin(pins.STEP, Pin.OUT, value=0),
                                    Pin(pins.DIR, Pin.OUT, value=0), self.p_en,
                                    pins.ACTIVE_MOTOR_EN, self.freq, timing, machine.mem32)
-        self.motion = motion.Motion(self.gen, self._motion_cfg(), self._motion_event)
+        self.motion = motion.Motion(self.gen, self._motion_cfg(), self._motion_event,
+                                    machine.Timer())
         self.trigger = trigger.Trigger(self.p_focus, self.p_shutter,
                                        pins.ACTIVE_CAM_FOCUS, pins.ACTIVE_CAM_SHUTTER,
                                        Pin(pins.SHUTTER_FULL, Pin.IN, Pin.PULL_UP),

@@ -21,14 +21,19 @@ _US_PER_S = const(1000000)
 TRACK_HORIZON_US = const(4000)   # servo: queue at most this much motion ahead
 QN = const(16)                   # words in flight at most (FIFO 8 + the one running)
 MOVE_REFILL_US = const(12000)   # moves: top up once less than this is queued
+REFILL_TICK_MS = const(1)       # while moving, a timer tops the FIFO up this often
 REFILL_LOW_US = const(4000)     # ... and be back before less than this is (short words)
 MOVE_HORIZON_US = const(24000)   # moves: enough to ride out a GC pause, short enough
                                  # that a stop or a new target acts within ~25 ms
 
 
 class Motion:
-    def __init__(self, gen, cfg, on_event):
+    def __init__(self, gen, cfg, on_event, timer=None):
         self.gen = gen                  # stepgen.StepGen
+        self._timer = timer             # machine.Timer: tops the FIFO up while moving
+        self._lock = False              # the main loop is changing the plan, or a service
+                                        # pass runs: the timer's pass stands aside
+        self._tick = self._on_tick      # bound once
         self.freq = gen.freq
         self.timing = gen.timing
         self._cyc_per_us = gen.freq // _US_PER_S
@@ -67,6 +72,11 @@ class Motion:
         self._idle_since = time.ticks_ms()
 
     def configure(self, cfg):
+        self._lock = True
+        self._configure(cfg)
+        self._lock = False
+
+    def _configure(self, cfg):
         self.max_speed = cfg["max_speed"]
         self.accel = cfg["accel"]
         self.jerk = cfg["jerk"]
@@ -84,9 +94,11 @@ class Motion:
 
     def limit_speed(self, v):
         """Run below `v` steps/s until limit_speed(0) (homing, slow approaches)."""
+        self._lock = True
         self._speed_cap = float(v)
         self.plan.set_limits(self._cap(self.max_speed), self.accel, self.jerk)
         self._set_floor()
+        self._lock = False
 
     def _set_floor(self):
         """Shortest step period in cycles: the driver's minimum and max_speed."""
@@ -130,8 +142,10 @@ class Motion:
                 if over != t:
                     self._legs = [t]
                     t = over
+        self._lock = True
         self._begin(reason, t)
         self.plan.move_to(t)
+        self._lock = False
         return self._legs[-1] if self._legs else t
 
     def track(self, x, v, t=None):
@@ -151,17 +165,21 @@ class Motion:
         hi = self.max_pos << 4
         self.clamped = not lo <= x16 <= hi
         x16 = lo if x16 < lo else (hi if x16 > hi else x16)
+        self._lock = True
         if not self.moving:
             self._begin("track", x16 >> 4)
         self._trk_x16 = x16
         self._trk_v = v
         self._trk_t = t
         self.plan.track16(x16, v)
+        self._lock = False
 
     def stop(self):
         """Brake within `accel` and hold."""
+        self._lock = True
         self._legs = []
         self.plan.stop()
+        self._lock = False
 
     def set_position(self, pos):
         """Declare the lens to be at `pos` (homing). Only at rest."""
@@ -174,6 +192,7 @@ class Motion:
 
     def halt(self):
         """Stop at once (limit switch): drop everything queued in the PIO."""
+        self._lock = True
         sm = self.gen.sm
         sm.active(0)
         while sm.tx_fifo():
@@ -189,6 +208,7 @@ class Motion:
         self._end = now
         self._carry = 0
         self._legs = []
+        self._lock = False
         self._finish(pos, "halt")
 
     def halt_irq(self):
@@ -240,6 +260,8 @@ class Motion:
             self._extra_dwell = self.wake_us * self._cyc_per_us
         if not self.moving:
             self.moving = True
+            if self._timer is not None:
+                self._timer.init(period=REFILL_TICK_MS, callback=self._tick)
             self.underruns = 0
             self.late_us = 0
             # said once the first words are in the FIFO: the lens starts before the host hears
@@ -251,8 +273,24 @@ class Motion:
             self._announce = None
             self.on_event("motion_start", pos=a[0], target=a[1], reason=a[2])
 
+    def _on_tick(self, _timer):
+        """The refill timer (a soft IRQ, every REFILL_TICK_MS while moving): it runs
+        between any two bytecodes of the main loop, so a long task there (an event line
+        written, a command parsed) no longer lets the FIFO run dry."""
+        if not self._lock:
+            self.service()
+
     def service(self):
         """Top up the FIFO. Returns ms until it wants to run again (-1: nothing to do)."""
+        if self._lock:
+            return 1
+        self._lock = True
+        try:
+            return self._service()
+        finally:
+            self._lock = False
+
+    def _service(self):
         if self.halted_in_irq:
             return 1                    # the PIO is stopped: halt() comes next
         now = time.ticks_us()
@@ -424,6 +462,8 @@ class Motion:
     def _finish(self, pos, why):
         self._announced()
         self.moving = False
+        if self._timer is not None:
+            self._timer.deinit()
         self.last_pos = pos
         self._idle_since = time.ticks_ms()
         self.on_event("motion_stop", pos=pos, why=why, clamped=self.clamped,

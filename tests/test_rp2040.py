@@ -151,9 +151,6 @@ def test_correction_pio_fifo_join_needed(tmp_path):
     assert not [ln for ln in off.raw_lines if "FIFO holds" in ln], off.raw_lines
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 10: the firmware's idle loop got cheaper (0.064 busy with the correction, 0.085 "
-    "without): the difference is now below this test's 1.5x threshold"))
 def test_correction_usb_out_poll_held_needed():
     # idle firmware: without it every zero-length OUT packet (one per 10 us) is a USB
     # interrupt and a TinyUSB re-arm: the CPU barely sleeps

@@ -427,7 +427,17 @@ class Kernel:
                 self._dispatch(line)
 
     def run_handler(self, handler, arg, hard):
-        """Run an interrupt handler the way the board would (hard: heap locked)."""
+        """Run an interrupt handler the way the board would (hard: heap locked). A soft
+        one is scheduled (micropython.schedule, as rp2's mp_sched_schedule): it runs in
+        the main program's context at its next bytecode, where hard IRQs preempt it; run
+        here (as a handler) it held every hard IRQ until it returned."""
+        if not hard and micropython is not None and hasattr(micropython, "schedule"):
+            try:
+                micropython.schedule(handler, arg)
+            except RuntimeError:
+                pass                # "schedule queue full": lost, as on a Pico
+            self.wake = True
+            return
         self.sync()
         self.irq_count += 1
         self.in_irq = True

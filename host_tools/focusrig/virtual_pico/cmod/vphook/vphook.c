@@ -57,13 +57,7 @@ static uint32_t gc_count, gc_last_cycles;
 MP_REGISTER_ROOT_POINTER(mp_obj_t focusrig_alarm_cb);
 MP_REGISTER_ROOT_POINTER(mp_obj_t focusrig_stdio);
 
-static void run_alarm(void) {
-    mp_obj_t cb = MP_STATE_VM(focusrig_alarm_cb);
-    alarm_at = 0xFFFFFFFFu;                // the callback sets the next one
-    if (cb == MP_OBJ_NULL || cb == mp_const_none) {
-        return;
-    }
-    in_callback = true;
+static void call_alarm_cb(mp_obj_t cb) {
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         mp_call_function_0(cb);
@@ -73,6 +67,22 @@ static void run_alarm(void) {
         // the VM delivers a pending exception, at the next check
         mp_sched_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
     }
+}
+
+static void run_alarm(void) {
+    mp_obj_t cb = MP_STATE_VM(focusrig_alarm_cb);
+    alarm_at = 0xFFFFFFFFu;                // the callback sets the next one
+    if (cb == MP_OBJ_NULL || cb == mp_const_none) {
+        return;
+    }
+    in_callback = true;
+    #if MICROPY_ENABLE_SCHEDULER
+    mp_sched_lock();    // a scheduled (soft) callback never runs inside the board's
+    #endif              // alarm, which stands for an interrupt: only in thread mode
+    call_alarm_cb(cb);
+    #if MICROPY_ENABLE_SCHEDULER
+    mp_sched_unlock();
+    #endif
     in_callback = false;
 }
 
@@ -82,6 +92,7 @@ static void run_alarm(void) {
 // (py/gc.c runs with IRQs enabled). Charged in one piece, a 16 ms collection applied
 // every edge inside it late, all at its end.
 static uint32_t pending;
+static bool board_sched_lock;           // vm_tick locked the scheduler for board code
 static bool pending_held;               // an IRQ handler runs: the lump waits (hold())
 
 static void pass_gc(void) {
@@ -110,6 +121,14 @@ void focusrig_vm_tick(unsigned char opcode) {
         for (size_t i = 0; i < n_board; i++) {
             if (board_globals[i] == g) {
                 fw_running = false;
+                #if MICROPY_ENABLE_SCHEDULER
+                if (!board_sched_lock) {
+                    // no scheduled (soft) callback inside the board model's own Python:
+                    // on a Pico that code is hardware (or an interrupt)
+                    mp_sched_lock();
+                    board_sched_lock = true;
+                }
+                #endif
                 return;
             }
         }
@@ -131,6 +150,12 @@ void focusrig_vm_tick(unsigned char opcode) {
         }
     }
     fw_running = true;
+    #if MICROPY_ENABLE_SCHEDULER
+    if (board_sched_lock) {
+        board_sched_lock = false;
+        mp_sched_unlock();
+    }
+    #endif
     last_op = opcode;
     uint32_t w = weights_set ? weight[opcode] : 1;
     cycles += w;
