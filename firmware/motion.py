@@ -21,7 +21,7 @@ _US_PER_S = const(1000000)
 TRACK_HORIZON_US = const(4000)   # servo: queue at most this much motion ahead
 QN = const(16)                   # words in flight at most (FIFO 8 + the one running)
 MOVE_REFILL_US = const(12000)   # moves: top up once less than this is queued
-REFILL_TICK_MS = const(1)       # while moving, a timer tops the FIFO up this often
+REFILL_TICK_MS = const(1)       # while moving, a timer looks at the FIFO this often
 REFILL_LOW_US = const(4000)     # ... and be back before less than this is (short words)
 MOVE_HORIZON_US = const(24000)   # moves: enough to ride out a GC pause, short enough
                                  # that a stop or a new target acts within ~25 ms
@@ -274,11 +274,17 @@ class Motion:
             self.on_event("motion_start", pos=a[0], target=a[1], reason=a[2])
 
     def _on_tick(self, _timer):
-        """The refill timer (a soft IRQ, every REFILL_TICK_MS while moving): it runs
+        """The refill timer (a soft IRQ every REFILL_TICK_MS while moving): it runs
         between any two bytecodes of the main loop, so a long task there (an event line
-        written, a command parsed) no longer lets the FIFO run dry."""
-        if not self._lock:
-            self.service()
+        written, a command parsed) no longer lets the FIFO run dry. It looks first and
+        services only when the queue is short (a pass costs ~0.5 ms on an RP2040)."""
+        if self._lock:
+            return
+        ahead = time.ticks_diff(self._end, time.ticks_us())
+        if ahead > (TRACK_HORIZON_US // 2 if self.plan.mode == pl.MODE_TRACK
+                    else REFILL_LOW_US):
+            return
+        self.service()
 
     def service(self):
         """Top up the FIFO. Returns ms until it wants to run again (-1: nothing to do)."""
@@ -286,9 +292,10 @@ class Motion:
             return 1
         self._lock = True
         try:
-            return self._service()
+            w = self._service()
         finally:
             self._lock = False
+        return w
 
     def _service(self):
         if self.halted_in_irq:
@@ -322,7 +329,6 @@ class Motion:
         cold = not self._qc and plan.at_rest
         if cold:
             gen.sm.active(0)
-        checked = 0                 # FDEBUG.TXSTALL looked at (once a pass)
         while gen.room() > 0 and self._qc < QN:
             ahead = time.ticks_diff(self._end, now)
             if tracking:
@@ -347,15 +353,15 @@ class Motion:
                     self.plan.move_to(self._legs.pop(0))
                     continue
                 break
-            if not resting and checked == 0:
-                checked = 1
-                if gen.ran_dry():
-                    self._dry(time.ticks_us())  # the PIO ran dry in the middle of a motion
+            if not resting and gen.stalled():
+                # the PIO ran dry in the middle of a motion: since the last push (the
+                # flag is cleared after each start), so every queued word is done
+                self._dry(time.ticks_us())
+                resting = True
             self._push(seg, now, plan.pos - before)
             if resting:
-                gen.ran_dry()       # it waited between motions, not an underrun (cleared
-                                    # once the word is in: clearing sets it again while
-                                    # it still waits)
+                gen.clear_stall()   # (once the word is in: cleared while the state
+                                    # machine still waits, the flag sets again)
         if cold:
             if plan.built:
                 # an S-curve's words were just computed, in floats (tens of KB of
@@ -365,7 +371,7 @@ class Motion:
                 gc.collect()
             gen.sm.active(1)
             self._rebase(time.ticks_diff(time.ticks_us(), now))
-            gen.ran_dry()               # the wait before this start is not an underrun
+            gen.clear_stall()           # the wait before this start is not an underrun
         if self._announce is not None:
             self._announced()
         if self.plan.idle() and not self._legs:
@@ -392,8 +398,9 @@ class Motion:
         return w if w > 0 else 1
 
     def _dry(self, t):
-        """The PIO waited on an empty FIFO mid-motion (seen in hardware): count it, and
-        resynchronise the model (every queued word is done; the next starts now)."""
+        """The PIO waited on an empty FIFO mid-motion (seen in hardware, before a push):
+        count it, and resynchronise the model (every queued word is done; the next
+        starts now)."""
         self.underruns += 1
         lag = time.ticks_diff(t, self._end)
         if lag > 0:

@@ -72,7 +72,7 @@ class StepGen:
     """Owns one PIO state machine running `step_program` and the driver ENABLE pin."""
 
     def __init__(self, sm_id, step_pin, dir_pin, en_pin, en_active, freq, timing, mem32=None):
-        """mem32: machine.mem32, for the PIO's FDEBUG register (ran_dry); None: not read."""
+        """mem32: machine.mem32, for the PIO's FDEBUG register (stalled); None: not read."""
         self.timing = timing
         self._mem32 = mem32
         self.freq = freq
@@ -101,15 +101,19 @@ class StepGen:
         self._en.value(self._en_active if on else 1 - self._en_active)
         self.enabled = bool(on)
 
-    def ran_dry(self):
-        """True when the state machine has waited on an empty FIFO since the last call
-        (the PIO's sticky FDEBUG.TXSTALL flag, read and cleared): the hardware's word on
-        an underrun, not a model's. Clearing while it still waits sets it again."""
+    def stalled(self):
+        """True when the state machine has waited on an empty FIFO since the flag was
+        last cleared (the PIO's sticky FDEBUG.TXSTALL flag): the hardware's word on an
+        underrun, not a model's."""
         m = self._mem32
-        if m is not None and m[self._fdebug] & self._txstall:
+        return m is not None and m[self._fdebug] & self._txstall != 0
+
+    def clear_stall(self):
+        """Clear FDEBUG.TXSTALL (write 1). Only once a word is in the FIFO: a state
+        machine still waiting sets it again at once."""
+        m = self._mem32
+        if m is not None:
             m[self._fdebug] = self._txstall
-            return True
-        return False
 
     def room(self):
         """FIFO words that can be pushed now without blocking."""

@@ -7,7 +7,7 @@ others (on the host an address is not a Pico's: anything else raises ValueError)
 - PIO (datasheet 3.7, PIO0 0x50200000, PIO1 0x50300000): FDEBUG at +0x008, read, and
   written 1-to-clear. Bits 24..27 TXSTALL: the state machine waited on an empty TX FIFO
   (a blocking PULL, or an OUT with autopull) since the flag was last cleared; the step
-  generator reads it to count FIFO underruns (firmware/stepgen.py `ran_dry`). The other
+  generator reads it to count FIFO underruns (firmware/stepgen.py `stalled`). The other
   FDEBUG bits (TXOVER, RXUNDER, RXSTALL) read 0: nothing here makes them.
 """
 
