@@ -68,7 +68,7 @@ class App:
                                    Pin(pins.DIR, Pin.OUT, value=0), self.p_en,
                                    pins.ACTIVE_MOTOR_EN, self.freq, timing, machine.mem32)
         self.motion = motion.Motion(self.gen, self._motion_cfg(), self._motion_event,
-                                    machine.Timer())
+                                    machine.Timer(-1))
         self.trigger = trigger.Trigger(self.p_focus, self.p_shutter,
                                        pins.ACTIVE_CAM_FOCUS, pins.ACTIVE_CAM_SHUTTER,
                                        Pin(pins.SHUTTER_FULL, Pin.IN, Pin.PULL_UP),

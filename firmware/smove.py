@@ -32,7 +32,7 @@ _LAST = 3
 _DONE = 4               # planner.SM_DONE
 
 
-_cache = None           # (key, tables) of the last full-speed acceleration half
+_cache = []             # [key, tables...] of the last full-speed acceleration half
 
 
 def prepare(vmax, accel, jerk, freq, tol_s):
@@ -62,18 +62,17 @@ class SMove:
             m = half
         # a move that reaches max_speed has the same acceleration half whatever its
         # length: built once (prepare(), at config time), reused by every such move
-        global _cache
         key = (vmax, accel, jerk, freq, tol_s, m) if sc.tv > 0 and m < half else None
-        c = _cache
-        if key is not None and c is not None and c[0] == key:
-            self.b, self.p, self.v, self.m, self.tol_s, self._carry, self.capped = c[1]
+        if key is not None and _cache and _cache[0] == key:
+            self.b, self.p, self.v, self.m, self.tol_s, self._carry, self.capped = _cache[1:]
+            self.built = False
         else:
             while not self._build(sc, m, tol_s):
                 tol_s *= 2
             if key is not None:
-                _cache = (key, (self.b, self.p, self.v, self.m, self.tol_s, self._carry,
-                                self.capped))
-        self.built = c is None or c[0] != key or key is None
+                _cache[:] = [key, self.b, self.p, self.v, self.m, self.tol_s, self._carry,
+                             self.capped]
+            self.built = True
         m = self.m
         self.vtop = vt = self.v[len(self.p)]
         cruise = d - 1 - 2 * m                  # intervals between the two halves
