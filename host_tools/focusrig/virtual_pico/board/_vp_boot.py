@@ -242,7 +242,7 @@ _RESERVED = None
 
 def _size_heap_as_pico(setup):
     """Leave the firmware the heap a Pico has: measure the board's share, then take what
-    is beyond PICO_FREE_AT_REPL (+ the board's working room) in one block. The
+    is beyond PICO_FREE_AT_REPL (+ the board's working room) in one block, or pieces. The
     firmware's gc.mem_free() then reads as on a Pico; its gc.mem_alloc() includes the
     board's share (K.sim_mem) and the block (K.heap_reserved)."""
     global _RESERVED
@@ -250,7 +250,17 @@ def _size_heap_as_pico(setup):
     K.sim_mem = gc.mem_alloc()
     spare = gc.mem_free() - setup.get("pico_free", PICO_FREE_AT_REPL) - BOARD_WORK
     if spare > 16:
-        _RESERVED = bytearray(spare)
+        # in one block when the heap allows it, else in pieces (a large heap for a long
+        # run, already fragmented by the board's setup, may have no block that big)
+        _RESERVED = []
+        chunk = spare
+        while spare > 16 and chunk > 16:
+            n = chunk if chunk < spare else spare
+            try:
+                _RESERVED.append(bytearray(n))
+                spare -= n
+            except MemoryError:
+                chunk //= 2
         gc.collect()
         K.heap_reserved = gc.mem_alloc() - K.sim_mem
 
@@ -450,6 +460,9 @@ def main():
     import rp2  # noqa: F401
     import asyncio  # noqa: F401  (frozen on the board)
     rp2.asm_pio()(_warm_up_assembler)   # the assembler's own tables are board memory too
+    import _vp_gc  # noqa: F401  (board modules imported below: loaded before the heap is sized)
+    import _vp_wdt  # noqa: F401
+    import _vp_mem32  # noqa: F401
     _size_heap_as_pico(setup)
     if setup.get("ready"):
         # the emulator holds input until here: a Ctrl-C before this point would hit the
