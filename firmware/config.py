@@ -107,6 +107,9 @@ def driver_pulses(cfg):
     return hi, lo, setup, wake
 
 
+WATCHDOG_MIN_MS = 200      # a littlefs write with a compaction stalls the CPU ~165 ms
+
+
 class ConfigError(ValueError):
     pass
 
@@ -210,6 +213,9 @@ def check_all(cfg):
             raise ConfigError("%s: must be 0 (%s) or at least %s, got %s"
                               % (k, "the sensor preset" if k == "coc_um" else "not set",
                                  least, cfg[k]))
+    if 0 < cfg["watchdog_ms"] < WATCHDOG_MIN_MS:
+        raise ConfigError("watchdog_ms: must be 0 (off) or at least %d (a flash write stalls "
+                          "the CPU up to ~165 ms), got %s" % (WATCHDOG_MIN_MS, cfg["watchdog_ms"]))
     if cfg["aperture"] > cfg["max_fnumber"]:
         raise ConfigError("aperture f/%s is beyond the lens's smallest aperture max_fnumber "
                           "f/%s" % (cfg["aperture"], cfg["max_fnumber"]))

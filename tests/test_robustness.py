@@ -130,6 +130,19 @@ def test_check_cal_refuses_a_non_monotonic_table(table):
     assert "monotonic" in str(e.value)
 
 
+@pytest.mark.parametrize("ms,ok", [(0, True), (1, False), (199, False), (200, True), (2000, True)])
+def test_watchdog_ms_is_off_or_longer_than_a_flash_write(ms, ok):
+    cfgmod = scn.firmware_config()
+    cfg = dict(cfgmod.DEFAULTS, watchdog_ms=cfgmod.check_value("watchdog_ms", ms))
+    if ok:
+        cfgmod.check_all(cfg)
+        return
+    with pytest.raises(cfgmod.ConfigError) as e:
+        cfgmod.check_all(cfg)
+    one_line(str(e.value))
+    assert "watchdog_ms" in str(e.value) and "flash" in str(e.value)
+
+
 def test_check_cal_takes_monotonic_tables_either_way_and_in_any_order():
     cfgmod = scn.firmware_config()
     assert cfgmod.check_value("lens_cal", [[2000, 700], [500, 2500], [1000, 1300]]) == \

@@ -21,7 +21,7 @@ def test_boot_event_reports_power_on_and_the_watchdog_timeout():
     boot = res.ev("boot")[0]
     assert boot["reset_cause"] == "power_on" and boot["watchdog_ms"] == 8388
     # an idle firmware keeps feeding: no reset over many timeouts
-    res, _ = run({"duration_ms": 3000, "config": {"watchdog_ms": 100},
+    res, _ = run({"duration_ms": 3000, "config": {"watchdog_ms": 200},
                   "serial": [{"at_ms": 100, "cmd": "move 3000"}]})
     assert len(res.ev("boot")) == 1 and res.stats["resets"] == []
 

@@ -237,6 +237,7 @@ def _probe_end(_):
 
 PICO_FREE_AT_REPL = 241696     # gc.mem_free() at a bare REPL, official v1.28.0 RPI_PICO
 BOARD_WORK = 4096              # the board's own working room (within 2 % of a Pico's heap)
+BOARD_WORK_FRAGMENTED = 65536  # ... when the reservation has to be made in pieces
 _RESERVED = None
 
 
@@ -251,8 +252,15 @@ def _size_heap_as_pico(setup):
     spare = gc.mem_free() - setup.get("pico_free", PICO_FREE_AT_REPL) - BOARD_WORK
     if spare > 16:
         # in one block when the heap allows it, else in pieces (a large heap for a long
-        # run, already fragmented by the board's setup, may have no block that big)
+        # run, already fragmented by the board's setup, may have no block that big),
+        # then leaving the board more room: its later set-up needs whole blocks too
+        # (the firmware's gc figures come from _vp_gc, so they still read as a Pico's)
         _RESERVED = []
+        try:
+            _RESERVED.append(bytearray(spare))
+            spare = 0
+        except MemoryError:
+            spare -= BOARD_WORK_FRAGMENTED
         chunk = spare
         while spare > 16 and chunk > 16:
             n = chunk if chunk < spare else spare
