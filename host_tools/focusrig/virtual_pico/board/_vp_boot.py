@@ -237,13 +237,12 @@ def _probe_end(_):
 
 PICO_FREE_AT_REPL = 241696     # gc.mem_free() at a bare REPL, official v1.28.0 RPI_PICO
 BOARD_WORK = 4096              # the board's own working room (within 2 % of a Pico's heap)
-BOARD_WORK_FRAGMENTED = 65536  # ... when the reservation has to be made in pieces
 _RESERVED = None
 
 
 def _size_heap_as_pico(setup):
     """Leave the firmware the heap a Pico has: measure the board's share, then take what
-    is beyond PICO_FREE_AT_REPL (+ the board's working room) in one block, or pieces. The
+    is beyond PICO_FREE_AT_REPL (+ the board's working room) in one block. The
     firmware's gc.mem_free() then reads as on a Pico; its gc.mem_alloc() includes the
     board's share (K.sim_mem) and the block (K.heap_reserved)."""
     global _RESERVED
@@ -251,24 +250,15 @@ def _size_heap_as_pico(setup):
     K.sim_mem = gc.mem_alloc()
     spare = gc.mem_free() - setup.get("pico_free", PICO_FREE_AT_REPL) - BOARD_WORK
     if spare > 16:
-        # in one block when the heap allows it, else in pieces (a large heap for a long
-        # run, already fragmented by the board's setup, may have no block that big),
-        # then leaving the board more room: its later set-up needs whole blocks too
-        # (the firmware's gc figures come from _vp_gc, so they still read as a Pico's)
-        _RESERVED = []
+        # in one block; a large heap for a long run, already fragmented by the board's
+        # set-up, may have no block that big: then none (reserved in pieces, the
+        # firmware found no block for its code). Its gc figures and the automatic
+        # collections come from _vp_gc / vphook's model of a Pico's heap either way;
+        # only a real MemoryError at a Pico's heap size is not reproduced then.
         try:
-            _RESERVED.append(bytearray(spare))
-            spare = 0
+            _RESERVED = bytearray(spare)
         except MemoryError:
-            spare -= BOARD_WORK_FRAGMENTED
-        chunk = spare
-        while spare > 16 and chunk > 16:
-            n = chunk if chunk < spare else spare
-            try:
-                _RESERVED.append(bytearray(n))
-                spare -= n
-            except MemoryError:
-                chunk //= 2
+            _RESERVED = None
         gc.collect()
         K.heap_reserved = gc.mem_alloc() - K.sim_mem
 
