@@ -106,6 +106,13 @@ PATCHES = [
     ("ports/unix/unix_mphal.c", "mp_uint_t mp_hal_stdout_tx_strn(const char *str, size_t len) {\n",
      '#include "vphook.h"\nmp_uint_t mp_hal_stdout_tx_strn(const char *str, size_t len) {\n'
      "    if (focusrig_stdout_hook(str, len)) {\n        return len;\n    }\n"),
+    # a Pico's USB serial keeps what the host sent when the REPL changes mode; the unix port
+    # switches its terminal with TCSAFLUSH, dropping pending input (mpremote's "\r\x03\r\x01"
+    # sent right after a Ctrl-B vanished): switch it with TCSADRAIN instead
+    ("ports/unix/unix_mphal.c", "    termios.c_cc[VTIME] = 0;\n    tcsetattr(0, TCSAFLUSH, &termios);\n",
+     "    termios.c_cc[VTIME] = 0;\n    tcsetattr(0, TCSADRAIN, &termios);\n"),
+    ("ports/unix/unix_mphal.c", "    tcsetattr(0, TCSAFLUSH, &orig_termios);\n",
+     "    tcsetattr(0, TCSADRAIN, &orig_termios);\n"),
     # select.poll asks every object through its stream ioctl (so stdio polls the model)
     ("ports/unix/variants/mpconfigvariant_common.h", "#define MICROPY_PY_SELECT_POSIX_OPTIMISATIONS (1)",
      "#define MICROPY_PY_SELECT_POSIX_OPTIMISATIONS (0)"),

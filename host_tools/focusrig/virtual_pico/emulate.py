@@ -17,7 +17,7 @@ The relay copies bytes both ways and turns what the unix port does into what a P
   came from the friendly REPL, only boot.py and straight back into the raw REPL when it
   came from the raw REPL (mpremote relies on that); machine.reset() is a hard reset;
 - input that arrives after a Ctrl-C while code runs is held until the REPL reads again
-  (the unix REPL flushes pending input when it switches the terminal to raw mode);
+  (Ctrl-C there is a signal on the unix port: it would interrupt what the REPL runs next);
 - a bare "\\n" in the output becomes "\\r\\n".
 
 Buttons and the subject distance reach the board through a control file the kernel polls
@@ -252,8 +252,8 @@ class Emulator(RigControl):
         if self._phase == "script" and readline:
             self._phase = "repl"
         if self._phase == "repl" and not readline:
-            # REPL code is running; when it ends the unix REPL switches the terminal back
-            # to raw mode with TCSAFLUSH, dropping pending input: hold it until the REPL
+            # REPL code is running with the terminal cooked (ISIG on: a Ctrl-C would be a
+            # signal, and flush the line); hold the input until the REPL
             # reads again (briefly: a long-running program may want the input itself)
             i = data.find(b"\x03")
             if i >= 0:
