@@ -5,7 +5,7 @@ test_faults.py and test_storm.py run short forms of the same functions in CI.
 
     python tools/soak.py all                 every long form (about an hour of wall time)
     python tools/soak.py flood|powercut|soak|watchdog|faults|storms [--target vpico|rp2040|both]
-    python tools/soak.py soak --seconds 60   a shorter soak
+    python tools/soak.py soak --seconds 60   a shorter soak (--seed N: another scenario)
 
 Each function returns a dict of figures and raises AssertionError with what went wrong
 when something was lost, doubled or phantom. docs/reliability.md says what each checks.
@@ -366,23 +366,27 @@ def soak(target="vpico", seconds=3600, seed=7):
         assert got == counts, f"{ev}: {got} for {counts} pressed"
     shots = tr.rising("cam_shutter")
     exps = res.ev("exposure")
-    assert len(exps) == len(shots) and exps, (len(exps), len(shots))
+    assert len(exps) == len(shots) and exps, _unmatched(shots, exps, res.events, raw)
     frames = [e["frame"] for e in exps]
     assert frames == list(range(1, len(frames) + 1)), "exposure frames not 1..n"
     # every exposure inside a full press, as many as it was held for (burst_fps)
     frame_ms = 1000 / raw["config"]["burst_fps"]
     shot_ms = [t / 1e6 for t in shots]
     inside = 0
+    outside = set(shot_ms)
     for p in raw["presses"]:
         if p["input"] != "shutter_full":
             continue
         at, hold = p["at_ms"], p["hold_ms"]
         n = len([t for t in shot_ms if at <= t < at + hold + 1])
+        outside -= {t for t in shot_ms if at <= t < at + hold + 1}
         want = int(hold // frame_ms) + 1
         edge = min(hold % frame_ms, frame_ms - hold % frame_ms)
         assert n == want or (edge < 3 and abs(n - want) <= 1), (at, hold, n, want)
         inside += n
-    assert inside == len(shots), "an exposure outside every full press"
+    assert inside == len(shots), "an exposure outside every full press: " + _unmatched(
+        [round(t * 1e6) for t in sorted(outside)], [], res.events, raw,
+        title=f"{len(outside)} pulse(s) outside")
     # signed steps == position
     steps_dir = _signed_steps(tr)
     assert steps_dir == res.stats["lens_pos"] == tr.value_at("lens_pos", tr.end_ns), \
@@ -402,6 +406,28 @@ def soak(target="vpico", seconds=3600, seed=7):
             "status_samples": len(mem), "mem_alloc_min": min(warm), "mem_alloc_max": max(warm),
             "mem_alloc_spread": max(warm) - min(warm), "lost": 0,
             "driver_faults": res.stats["driver_faults"], "wall_s": round(res.wall_s, 1)}
+
+
+def _unmatched(shots, exps, events, raw, within_ms=2.0, title=None):
+    """What went wrong when shutter pulses and `exposure` events do not pair up: each pulse
+    without an event (or event without a pulse) within_ms of it, with what happened around."""
+    ev_ns = sorted(e["t"] * 1000 for e in exps)
+    out = [title or f"{len(shots)} shutter pulses, {len(exps)} exposure events"]
+
+    def near(t, pool):
+        return any(abs(t - u) <= within_ms * 1e6 for u in pool)
+    lone = [("pulse", t) for t in shots if not near(t, ev_ns)]
+    lone += [("event", t) for t in ev_ns if not near(t, shots)]
+    for what, t in lone[:4]:
+        ms = t / 1e6
+        out.append(f"{what} without a partner at {ms:.3f} ms; around it:")
+        for e in events:
+            if "t" in e and abs(e["t"] / 1000 - ms) <= 60:
+                out.append(f"  {e['t'] / 1000:.3f} ms {json.dumps(e)}")
+        for p in raw["presses"]:
+            if p["at_ms"] - 60 <= ms <= p["at_ms"] + p["hold_ms"] + 60:
+                out.append(f"  press {json.dumps(p)}")
+    return "\n".join(out)
 
 
 def _signed_steps(tr):
@@ -545,6 +571,7 @@ def main(argv=None):
                     choices=("all", "flood", "powercut", "soak", "watchdog", "faults", "storms"))
     ap.add_argument("--target", default="both", choices=("vpico", "rp2040", "both"))
     ap.add_argument("--seconds", type=float, default=None, help="soak length")
+    ap.add_argument("--seed", type=int, default=7, help="soak: the scenario's random seed")
     ap.add_argument("--sets", type=int, default=12, help="powercut: writes of each kind")
     ap.add_argument("--write", default="both", choices=("config", "lens_cal", "both"),
                     help="powercut: which write")
@@ -563,7 +590,7 @@ def main(argv=None):
     if w in ("all", "soak"):
         for t in tg:
             secs = a.seconds or (3600 if t == "vpico" else 60)
-            todo.append(("soak", lambda t=t, s=secs: soak(t, s)))
+            todo.append(("soak", lambda t=t, s=secs: soak(t, s, a.seed)))
     if w in ("all", "watchdog"):
         todo += [("watchdog", lambda t=t: watchdog(t)) for t in tg]
     if w in ("all", "faults") and "vpico" in tg:
