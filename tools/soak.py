@@ -176,8 +176,8 @@ def flood(target="vpico", n=10000, seed=1, gap_ms=None):
     pre = [cmd(t0 - 150, "config get")]
     post = [cmd(t_end + 200, "status"), cmd(t_end + 400, "config get")]
     # the tail: the firmware may run behind (the host waits while the USB ring is full):
-    # ~1 s on the rp2040 target after 1,000 lines at 12 ms
-    tail = 2000 if target == "vpico" else 3000
+    # more than 3 s on the rp2040 target after 1,000 lines at 12 ms
+    tail = 2000 if target == "vpico" else 8000
     raw = {"duration_ms": t_end + tail, "subject_mm": [[0, 2000]], "seed": seed,
            "serial": pre + entries + post}
     kw = {"heap": "8M"} if target == "vpico" and n > 1000 else {}
