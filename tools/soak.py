@@ -366,7 +366,7 @@ def soak(target="vpico", seconds=3600, seed=7):
         assert got == counts, f"{ev}: {got} for {counts} pressed"
     shots = tr.rising("cam_shutter")
     exps = res.ev("exposure")
-    assert len(exps) == len(shots) and exps, _unmatched(shots, exps, res.events, raw)
+    assert len(exps) == len(shots) and exps, _unmatched(shots, exps, res.events, raw, tr=tr)
     frames = [e["frame"] for e in exps]
     assert frames == list(range(1, len(frames) + 1)), "exposure frames not 1..n"
     # every exposure inside a full press, as many as it was held for (burst_fps)
@@ -386,7 +386,7 @@ def soak(target="vpico", seconds=3600, seed=7):
         inside += n
     assert inside == len(shots), "an exposure outside every full press: " + _unmatched(
         [round(t * 1e6) for t in sorted(outside)], [], res.events, raw,
-        title=f"{len(outside)} pulse(s) outside")
+        title=f"{len(outside)} pulse(s) outside", tr=tr)
     # signed steps == position
     steps_dir = _signed_steps(tr)
     assert steps_dir == res.stats["lens_pos"] == tr.value_at("lens_pos", tr.end_ns), \
@@ -408,7 +408,7 @@ def soak(target="vpico", seconds=3600, seed=7):
             "driver_faults": res.stats["driver_faults"], "wall_s": round(res.wall_s, 1)}
 
 
-def _unmatched(shots, exps, events, raw, within_ms=2.0, title=None):
+def _unmatched(shots, exps, events, raw, within_ms=2.0, title=None, tr=None):
     """What went wrong when shutter pulses and `exposure` events do not pair up: each pulse
     without an event (or event without a pulse) within_ms of it, with what happened around."""
     ev_ns = sorted(e["t"] * 1000 for e in exps)
@@ -427,6 +427,11 @@ def _unmatched(shots, exps, events, raw, within_ms=2.0, title=None):
         for p in raw["presses"]:
             if p["at_ms"] - 60 <= ms <= p["at_ms"] + p["hold_ms"] + 60:
                 out.append(f"  press {json.dumps(p)}")
+        if tr is not None:
+            for sig in ("shutter_full", "shutter_half", "cam_shutter", "cam_focus"):
+                ch = [(round((c - t) / 1e3, 1), v) for c, v in tr.changes(sig)
+                      if abs(c - t) <= 5e6]
+                out.append(f"  {sig} (us from it, level): {ch}")
     return "\n".join(out)
 
 
