@@ -366,7 +366,8 @@ def soak(target="vpico", seconds=3600, seed=7):
         assert got == counts, f"{ev}: {got} for {counts} pressed"
     shots = tr.rising("cam_shutter")
     exps = res.ev("exposure")
-    assert len(exps) == len(shots) and exps, _unmatched(shots, exps, res.events, raw, tr=tr)
+    assert len(exps) == len(shots) and exps, _unmatched(shots, exps, res.events, raw, tr=tr) + \
+        "\nother output: " + json.dumps(res.raw_lines[-12:])
     frames = [e["frame"] for e in exps]
     assert frames == list(range(1, len(frames) + 1)), "exposure frames not 1..n"
     # every exposure inside a full press, as many as it was held for (burst_fps)
