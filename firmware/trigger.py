@@ -62,6 +62,11 @@ class Trigger:
         """May a full press fire at once? With hw, the state machine then watches S2; it is
         not started while S2 is closed (a button held since boot never fires) or still
         bouncing after a release (a bounce is not a press): rearm() retries later."""
+        # with IRQs off (a few us; the PIO still fires at the contact meanwhile): the S2
+        # handler (fire_irq) takes the state machine's word and clears sm_armed, so a
+        # press landing between the checks and the put would be armed for again, with
+        # the contact closed (a second word, read later as a shot that never was)
+        irq = machine.disable_irq()
         self.armed = on
         s2 = self._s2
         want = (on and self.hw and not self.firing and s2 is not None
@@ -76,6 +81,7 @@ class Trigger:
         elif not want and self.sm_armed:
             self._sm.restart()
             self.sm_armed = False
+        machine.enable_irq(irq)
 
     def rearm(self):
         """Main loop: start the state machine if arming had to wait for S2 to settle."""

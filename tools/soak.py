@@ -533,6 +533,50 @@ def stuck_button(seconds=600):
 
 
 # ---- 6. storms ----------------------------------------------------------------------------
+def servo_burst_scenario(seconds, seed=11):
+    """AF-ON held in servo on a subject that wanders fast (the shutter is armed and
+    disarmed at every LiDAR frame as focus comes and goes), full presses with 0-3 ms
+    bounce inside each hold, continuous drive."""
+    rnd = random.Random(seed)
+    dur = seconds * 1000
+    subject, d = [], 2000.0
+    for t in range(0, int(dur) + 1, 250):
+        d = min(7000.0, max(600.0, d + rnd.uniform(-400, 400)))
+        subject.append([t, round(d)])
+    presses = []
+    t = 500.0
+    while t < dur - 3000:
+        hold = rnd.uniform(1500, 4000)
+        presses.append(press("af_on", t, hold, rnd.uniform(0, 3)))
+        u = t + rnd.uniform(100, 300)
+        while u < t + hold - 300:
+            h = rnd.uniform(40, 200)
+            presses.append(press("shutter_full", u, h, rnd.uniform(0, 3)))
+            u += h + rnd.uniform(150, 400)
+        t += hold + rnd.uniform(300, 900)
+    return {"duration_ms": dur, "seed": seed, "subject_mm": subject, "presses": presses,
+            "lidar": {"noise_cm": 1},
+            "config": {"af_mode": "servo", "drive": "continuous", "burst_fps": 8,
+                       "shutter_pulse_ms": 30, "debounce_ms": 10}}
+
+
+def servo_burst(target="vpico", seconds=600, seed=11):
+    """Every shutter pulse is an `exposure` event and the other way round, while the
+    shutter is armed and disarmed around the presses."""
+    raw = servo_burst_scenario(seconds, seed)
+    kw = {"heap": "4M"} if target == "vpico" and seconds > 300 else {}
+    res, tr = run(raw, target, **kw)
+    shots = tr.rising("cam_shutter")
+    exps = res.ev("exposure")
+    assert not res.ev("lost"), res.ev("lost")
+    assert len(shots) == len(exps), _unmatched(shots, exps, res.events, raw, tr=tr)
+    frames = [e["frame"] for e in exps]
+    assert frames == list(range(1, len(frames) + 1)), "exposure frames not 1..n"
+    n = len([p for p in raw["presses"] if p["input"] == "shutter_full"])
+    return {"target": target, "seconds": seconds, "full_presses": n, "pulses": len(shots),
+            "exposures": len(exps), "wall_s": round(res.wall_s, 1)}
+
+
 def press_storm(target="vpico", n=2000, seed=3):
     # the rp2040 target's firmware answers ~150 ms after its origin: a button already
     # down then is "held at boot" and ignored, so its presses start later
@@ -605,6 +649,7 @@ def main(argv=None):
     if w in ("all", "storms"):
         for t in tg:
             todo.append(("press storm", lambda t=t: press_storm(t, 2000 if t == "vpico" else 200)))
+            todo.append(("servo burst", lambda t=t: servo_burst(t, 600 if t == "vpico" else 20)))
             todo.append(("spike storm", lambda t=t: spike_storm(t, 500 if t == "vpico" else 100)))
     failed = 0
     for name, fn in todo:

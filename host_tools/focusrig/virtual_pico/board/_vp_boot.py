@@ -106,6 +106,7 @@ class Board:
             if name in setup.get("inputs", ()):
                 K.gpio_ext[gpio] = 1 - active
         self.contacts = dev.Contacts(setup.get("edges_file"))
+        K.contacts = self.contacts
         self.subject = dev.Subject(setup.get("subject", [[0, 0]]))
         lid = setup.get("lidar", {})
         self.lidar = dev.TFLuna(self.subject, lid.get("rate_hz", 100), lid.get("first_ms", 3),

@@ -60,6 +60,7 @@ class Contacts:
         self._n = 0             # records in the buffer
         self._i = 0             # next record in the buffer
         self._fill()
+        self._next_t = self._rec(0)[0] if self._n else 1 << 62
         while self._i < self._n and self._rec(self._i)[0] <= 0:
             _, gpio, level = self._rec(self._i)
             K.gpio_ext[gpio] = level
@@ -85,6 +86,7 @@ class Contacts:
         self._i += 1
         if self._i >= self._n:
             self._fill()
+        self._next_t = self._rec(self._i)[0] if self._i < self._n else 1 << 62
 
     def _schedule(self):
         if self._i < self._n:
@@ -96,6 +98,20 @@ class Contacts:
             K.drive_input(gpio, level, t)       # at its own time, even if handled late
             self._advance()
         self._schedule()
+
+    def next_t(self):
+        """Time of the next edge not yet applied (a large number: none)."""
+        return self._next_t
+
+    def apply_due(self, now, run_sms_to):
+        """Apply every edge due by `now` that is still waiting, each after the state
+        machines ran up to its time (Kernel.sync). Its queued event then finds nothing
+        due and reschedules itself for the next."""
+        while self._i < self._n and self._rec(self._i)[0] <= now:
+            t, gpio, level = self._rec(self._i)
+            run_sms_to(t)
+            K.drive_input(gpio, level, t)
+            self._advance()
 
 
 class Subject:
