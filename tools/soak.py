@@ -383,7 +383,10 @@ def soak(target="vpico", seconds=3600, seed=7):
         outside -= {t for t in shot_ms if at <= t < at + hold + 1}
         want = int(hold // frame_ms) + 1
         edge = min(hold % frame_ms, frame_ms - hold % frame_ms)
-        assert n == want or (edge < 3 and abs(n - want) <= 1), (at, hold, n, want)
+        assert n == want or (edge < 3 and abs(n - want) <= 1), (
+            f"full press at {at:.1f} ms held {hold:.1f} ms: {n} exposures, {want} due at "
+            f"{raw['config']['burst_fps']} fps; pulses at (ms after the press) "
+            f"{[round(t - at, 1) for t in shot_ms if at - 5 <= t < at + hold + 200]}")
         inside += n
     assert inside == len(shots), "an exposure outside every full press: " + _unmatched(
         [round(t * 1e6) for t in sorted(outside)], [], res.events, raw,
