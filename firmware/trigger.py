@@ -62,27 +62,26 @@ class Trigger:
         """May a full press fire at once? With hw, the state machine then watches S2; it is
         not started while S2 is closed (a button held since boot never fires) or still
         bouncing after a release (a bounce is not a press): rearm() retries later."""
+        # with IRQs off (a few us; the PIO still fires at the contact meanwhile): the S2
+        # handler (fire_irq) takes the state machine's word and clears sm_armed, so a
+        # press landing between the checks and the put would be armed for again, with
+        # the contact closed (a second word, read later as a shot that never was)
+        irq = machine.disable_irq()
         self.armed = on
         s2 = self._s2
         want = (on and self.hw and not self.firing and s2 is not None
                 and s2.value() != self._s2_active
                 and (self._s2_settled is None or self._s2_settled()))
         if want and not self.sm_armed:
-            # the S2 handler (fire_irq) may have taken a fired state machine's word since
-            # the checks: it sets firing and clears sm_armed. Re-checked with IRQs off for
-            # the few C calls of the arming only (the press would otherwise be armed for
-            # again with the contact closed: a second word, later read as a shot)
-            irq = machine.disable_irq()
-            if not self.firing and not self.sm_armed:
-                sm = self._sm
-                while sm.rx_fifo():
-                    sm.get()
-                sm.put(1)
-                self.sm_armed = True
-            machine.enable_irq(irq)
+            sm = self._sm
+            while sm.rx_fifo():
+                sm.get()
+            sm.put(1)
+            self.sm_armed = True
         elif not want and self.sm_armed:
             self._sm.restart()
             self.sm_armed = False
+        machine.enable_irq(irq)
 
     def rearm(self):
         """Main loop: start the state machine if arming had to wait for S2 to settle."""
