@@ -58,6 +58,7 @@ class App:
         self.save_pending = False
         self._ticker_task = None
         self._input_cb = self._input            # bound once: no method object per pass
+        self._ends_seen = 0                     # trigger.ends at the last look
         self._gc_at = time.ticks_ms()   # the last collection (the loop's idle policy)
         self.heap_total = 0             # gc.mem_alloc() + gc.mem_free(), taken at boot
         self._tick_due = time.ticks_ms()
@@ -74,7 +75,8 @@ class App:
                                        Pin(pins.SHUTTER_FULL, Pin.IN, Pin.PULL_UP),
                                        pins.ACTIVE_SHUTTER_FULL, self.freq,
                                        hw_shutter=self.cfg["glitch_us"] == 0,
-                                       s2_settled=self._s2_settled)
+                                       s2_settled=self._s2_settled,
+                                       timers=(machine.Timer(-1), machine.Timer(-1)))
         self.uart = UART(pins.LIDAR_UART, baudrate=pins.LIDAR_BAUD,
                          tx=Pin(pins.LIDAR_TX), rx=Pin(pins.LIDAR_RX))
         self.lidar = lidar.Lidar(self.uart, self.cfg["lidar_min_amp"])
@@ -104,8 +106,11 @@ class App:
 
     # ---- interrupt hook: the full-press fast path, the limit switch's stop -------------
     def _isr_hook(self, idx, state, t):
-        if idx == S2 and state == 1 and not self.inputs.held_at_boot[S2]:
-            self.trigger.fire_irq(t)
+        if idx == S2 and not self.inputs.held_at_boot[S2]:
+            if state == 1:
+                self.trigger.fire_irq(t)
+            else:
+                self.trigger.cancel_frame()     # no burst frame after the release
         elif idx == HOME and state == 1 and self.motion.moving and self.extras.homing.halts():
             self.motion.halt_irq()          # the main loop's halt() does the bookkeeping
 
@@ -150,9 +155,10 @@ class App:
         if self.lidar.poll():
             self.focus.on_reading(time.ticks_us())
         w = earliest(w, self.motion.service())
-        was = self.trigger.firing
-        w = earliest(w, self.trigger.service(now))
-        if was and not self.trigger.firing:
+        tr = self.trigger
+        w = earliest(w, tr.service(now))
+        if tr.ends != self._ends_seen:       # a pulse ended (here or in the end timer)
+            self._ends_seen = tr.ends
             self.focus.update_armed()
         w = earliest(w, self.focus.service(now))
         if self.extras:

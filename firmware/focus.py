@@ -349,6 +349,10 @@ class FocusMachine:
         if not pressed:
             self.s2_held = False
             self.burst_on = False
+            tr = self.trigger
+            tr.cancel_frame()
+            if tr.take_frame():                 # fired before the release was seen
+                self._fired(tr.fired_at, "burst")
             if self.pending_fire:
                 self.pending_fire = False
                 self.out.event("shot_refused", t, why="released_before_focus")
@@ -378,7 +382,11 @@ class FocusMachine:
         return self.state in (ACQUIRE, FOCUSING, TRACKING, GATHER)
 
     def can_fire(self):
-        if self.trigger.firing or self.blocked:
+        return not self.trigger.firing and self._may_expose()
+
+    def _may_expose(self):
+        """May a frame start once no pulse is on (priority, focus, camera not lent)?"""
+        if self.blocked:
             return False
         if self.cfg["priority"] == "release":
             return True
@@ -394,8 +402,11 @@ class FocusMachine:
         return self.cfg["focus_mode"] == "bbf"
 
     def update_armed(self):
-        """Precompute whether a full press may fire inside its interrupt handler."""
-        self.trigger.arm(self.can_fire() and not self.s2_held)
+        """Precompute whether a full press (or the burst's frame timer) may fire inside
+        its interrupt handler."""
+        ok = self._may_expose()
+        self.trigger.frame_ok = ok
+        self.trigger.arm(ok and not self.s2_held)     # (arm also waits for the pulse's end)
 
     def _fire(self, t, why):
         if self.trigger.fire():
@@ -411,6 +422,7 @@ class FocusMachine:
                 self.burst_t0 = t
                 self.burst_due = 0
             self.burst_due += self.frame_us
+            self.trigger.plan_frame(time.ticks_add(self.burst_t0, self.burst_due))  # type: ignore  (ticks are ints)
 
     def service(self, now):
         """Timers: AF timeout, burst frames. Returns ms until the next one (-1: none)."""
@@ -429,10 +441,15 @@ class FocusMachine:
         led = self.group.service(time.ticks_ms())
         if led >= 0 and (wait < 0 or led < wait):
             wait = led
+        tr = self.trigger
+        if tr.take_frame():                 # the frame timer made this one
+            self._fired(tr.fired_at, "burst")
         if self.burst_on and self.s2_held:
+            # the frame timer's backstop: a frame it could not make (a pulse still on, or
+            # out of focus at its time) comes from here
             left = self.burst_due - time.ticks_diff(now, self.burst_t0)
-            if left <= 0 and not self.trigger.firing:
-                if self.cfg["priority"] == "release" or self.can_fire():
+            if left <= 0 and not tr.firing:
+                if self.can_fire():
                     self._fire(now, "burst")
                 else:
                     self.burst_due += 1000      # not in focus yet: look again in 1 ms

@@ -7,6 +7,14 @@ itself, tens of ns after it closes: the optocoupler, not the software, is the li
 S2 hard IRQ handler then accounts for the exposure (`fire_irq`), the main loop reports it
 (`fired_in_irq`) and ends the pulse. With the glitch filter on, the IRQ handler fires
 instead, once the contact has held (about 120-250 us after it closes on a Pico).
+
+Timed in an interrupt, not by a loop pass (which servo AF can make tens of ms late on an
+RP2040): the end of every pulse, and each burst frame after the first. Two soft timers
+(`machine.Timer(-1)`, hard callbacks) do it; the main loop arms them when it learns of an
+exposure (a timer callback may not arm a timer: see virtual_pico/board/_vp_softtimer.py)
+and still does both itself when it gets there first. Soft timers count whole
+milliseconds: a frame comes within 1 ms either side of its time, a pulse ends 1-2 ms after
+`pulse_us`, never before.
 """
 
 import time
@@ -15,16 +23,20 @@ import machine
 from micropython import const
 
 SHUTTER_SM = const(4)       # PIO1 state machine 0 (the step generator has PIO0)
+FRAME_EARLY_US = const(1000)    # a soft timer served by another's alarm runs <1 ms early
+_ONE_SHOT = const(1)            # machine.Timer.ONE_SHOT on rp2 (softtimer.h)
 
 
 class Trigger:
     """focus_pin / shutter_pin: the two camera lines, the shutter on the GPIO after the
     focus line. s2_pin / s2_active: the full-press contact the PIO watches. freq: the
     state machine clock. hw_shutter: fire from PIO (False: from the IRQ handler, used
-    with the glitch filter, which must see a contact hold before it counts)."""
+    with the glitch filter, which must see a contact hold before it counts). timers: two
+    machine.Timer(-1) for the pulse's end and the next burst frame (None: the main loop
+    times both)."""
 
     def __init__(self, focus_pin, shutter_pin, focus_active, shutter_active, s2_pin=None,
-                 s2_active=0, freq=125000000, hw_shutter=True, s2_settled=None):
+                 s2_active=0, freq=125000000, hw_shutter=True, s2_settled=None, timers=None):
         import rp2
         import pio_shutter
         self._fon = focus_active
@@ -48,6 +60,15 @@ class Trigger:
         self.fired_in_irq = False    # set by the IRQ fast path, cleared by the main loop
         self.focus_wanted = False    # half-press held (or AF-ON in shutter-wake use)
         self.frames = 0
+        self._end_timer, self._frame_timer = timers if timers else (None, None)
+        self._end_cb = self._end_irq         # bound once (a hard IRQ must not allocate)
+        self._frame_cb = self._frame_irq
+        self.end_planned = False     # the end timer runs for the current pulse
+        self.frame_planned = False   # the frame timer fires a burst frame at frame_at
+        self.frame_at = 0            # ticks_us
+        self.frame_fired = False     # set by the frame timer, cleared by the main loop
+        self.frame_ok = False        # the focus machine allows a frame (priority, focus)
+        self.ends = 0                # pulses ended (the main loop re-arms on a change)
 
     def _bits(self, focus, shutter):
         f = self._fon if focus else 1 - self._fon
@@ -104,11 +125,60 @@ class Trigger:
             self._lines(1, 1)
         else:
             return False
-        self.firing = True
-        self.fired_at = t
+        self._started(t)
         self.fired_in_irq = True
         self.armed = False
+        return True
+
+    def _started(self, t):
+        self.firing = True
+        self.fired_at = t
         self.frames += 1
+        self.end_planned = False
+        self.frame_planned = False
+
+    def _end_irq(self, _timer):
+        """The end timer (hard): end the pulse when due (the main loop may have already)."""
+        if self.firing and time.ticks_diff(time.ticks_us(), self.fired_at) >= self.pulse_us:
+            self._lines(self.focus_wanted, 0)
+            self.firing = False
+            self.ends = (self.ends + 1) & 0x3FFFFFFF
+
+    def _frame_irq(self, _timer):
+        """The frame timer (hard): the planned burst frame, if the contact is still held
+        and the last pulse has ended (else the main loop fires it when it can)."""
+        if not self.frame_planned or not self.frame_ok or self.firing or self.sm_armed:
+            return
+        s2 = self._s2
+        if s2 is not None and s2.value() != self._s2_active:
+            return          # released, its IRQ handler not run yet (or a bounce: the loop)
+        now = time.ticks_us()
+        if time.ticks_diff(now, self.frame_at) < -FRAME_EARLY_US:
+            return
+        self._lines(1, 1)
+        self._started(now)
+        self.frame_fired = True
+
+    def plan_frame(self, at):
+        """Main loop: the next burst frame is due at ticks_us `at` (the S2 release, or
+        anything that stops the burst, calls cancel_frame)."""
+        self.frame_at = at
+        self.frame_planned = True
+        tm = self._frame_timer
+        if tm is not None:
+            left = time.ticks_diff(at, time.ticks_us())
+            tm.init(mode=_ONE_SHOT, period=(left // 1000 + 1 if left > 0 else 0),
+                    callback=self._frame_cb, hard=True)
+
+    def cancel_frame(self):
+        """Also from the S2 release's IRQ handler: no frame after the contact opened."""
+        self.frame_planned = False
+
+    def take_frame(self):
+        """Main loop: True once per frame the frame timer fired (then `fired_at`)."""
+        if not self.frame_fired:
+            return False
+        self.frame_fired = False
         return True
 
     # ---- main loop ----------------------------------------------------------------------
@@ -124,29 +194,43 @@ class Trigger:
             self._sm.restart()
             self.sm_armed = False
         self._lines(1, 1)
-        self.firing = True
-        self.fired_at = time.ticks_us()
-        self.frames += 1
+        self._started(time.ticks_us())
         machine.enable_irq(irq)
         return True
 
     def focus(self, on):
-        self.focus_wanted = on
+        irq = machine.disable_irq()     # a timer's frame between the check and the write
+        self.focus_wanted = on          # would lose its shutter line
         if not self.firing:
             self._lines(on, 0)
+        machine.enable_irq(irq)
 
     def service(self, now):
-        """End the shutter pulse when due. Returns ms until then (-1 when idle)."""
+        """End the shutter pulse when due, and have the end timer do it on time when the
+        loop is late. Returns ms until then (-1 when idle)."""
         if not self.firing:
             return -1
-        left = self.pulse_us - time.ticks_diff(now, self.fired_at)
-        if left > 0:
-            return (left + 999) // 1000
-        self._lines(self.focus_wanted, 0)
-        self.firing = False
-        return -1
+        irq = machine.disable_irq()     # the end or frame timer may act meanwhile
+        left = self.pulse_us - time.ticks_diff(time.ticks_us(), self.fired_at)
+        if left <= 0 and self.firing:
+            self._lines(self.focus_wanted, 0)
+            self.firing = False
+            self.ends = (self.ends + 1) & 0x3FFFFFFF
+        machine.enable_irq(irq)
+        if left <= 0:
+            return -1
+        tm = self._end_timer
+        if tm is not None and not self.end_planned:
+            self.end_planned = True
+            tm.init(mode=_ONE_SHOT, period=(left + 999) // 1000 + 1, callback=self._end_cb,
+                    hard=True)
+        return (left + 999) // 1000
 
     def release_all(self):
+        self.frame_planned = False
+        for tm in (self._end_timer, self._frame_timer):
+            if tm is not None:
+                tm.deinit()
         self._sm.active(0)
         self.sm_armed = False
         self._lines(0, 0)               # (exec works on a stopped state machine too)

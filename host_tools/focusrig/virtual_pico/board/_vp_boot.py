@@ -374,7 +374,7 @@ def _drive(arg):
 
 
 BOARD_MODULES = ("_vp_kernel", "_vp_devices", "_vp_pio", "_vp_cpu", "_vp_usbcdc", "machine",
-                 "rp2", "time", "_vp_heapq", "_vp_wdt", "_vp_mem32", "_vp_faults", "_vp_gc")
+                 "rp2", "time", "_vp_heapq", "_vp_wdt", "_vp_mem32", "_vp_faults", "_vp_gc", "_vp_softtimer")
 
 
 def _idle_to_end():

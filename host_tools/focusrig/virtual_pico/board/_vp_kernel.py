@@ -70,6 +70,7 @@ class Kernel:
         self.gpio_is_out = {}           # gpio -> True when configured as output
         self.gpio_pull = {}             # gpio -> 1 pull-up, 0 pull-down, None
         self.irqs = {}                  # gpio -> IrqLine
+        self._bank_queued = False       # the GPIO bank's interrupt is on its way (_bank)
         self.irq_latency_ns = 22000     # hard IRQ entry latency (~20-25 us measured on a Pico)
         self.irq_jitter_ns = 3000       # uniform extra 0..jitter, from a seeded LCG
         self.soft_latency_ns = 100000   # scheduled (soft) callback latency
@@ -96,7 +97,7 @@ class Kernel:
         self.ns_per_cycle = 8           # RP2040 at 125 MHz (machine.freq())
         self.cpu_ns = 0                 # firmware CPU time charged so far (stats)
         self.irq_enabled = True         # machine.disable_irq() / enable_irq()
-        self._held_irqs = []            # hard IRQs that came due while disabled
+        self._held_irqs = []            # (fn, arg): hard IRQs that came due while disabled
         self._cpu = False               # the CPU model is running (start_cpu)
         self.cpu_armed = False          # start it at the firmware's first clock read
 
@@ -414,15 +415,31 @@ class Kernel:
         if line.pending:
             return                 # coalesced into the IRQ already on its way
         line.pending = True
-        if line.hard:
-            lat = self.irq_latency_ns + self.rand(self.irq_jitter_ns + 1)
-        else:
-            lat = self.soft_latency_ns
-        self.at(t_ns + lat, self._dispatch, line)
+        if not line.hard:
+            self.at(t_ns + self.soft_latency_ns, self._dispatch, line)
+        elif not self._bank_queued:
+            self._bank_queued = True
+            self.at(t_ns + self.irq_latency_ns + self.rand(self.irq_jitter_ns + 1),
+                    self._bank, None)
+
+    def _bank(self, _arg):
+        """IO_IRQ_BANK0: one interrupt for every GPIO. Its handler reads which pins are
+        pending and runs their handlers in GPIO order, so of two contacts closing
+        together the lower GPIO's handler runs (and stamps its edge) first
+        (ports/rp2/machine_pin.c:97-114 gpio_irq). An edge that comes while the handlers
+        run raises the interrupt again."""
+        if not self.irq_enabled:
+            self.hold(self._bank, None)
+            return
+        self._bank_queued = False
+        for g in sorted(self.irqs):
+            line = self.irqs.get(g)
+            if line is not None and line.hard and line.pending:
+                self._dispatch(line)
 
     def _dispatch(self, line):
         if not self.irq_enabled and line.hard:
-            self._held_irqs.append(line)      # runs at enable_irq()
+            self.hold(self._dispatch, line)
             return
         line.pending = False
         line.cur_flags = line.flags
@@ -440,8 +457,12 @@ class Kernel:
         if self.irq_enabled and self._held_irqs:
             held = self._held_irqs
             self._held_irqs = []
-            for line in held:
-                self._dispatch(line)
+            for fn, arg in held:
+                fn(arg)
+
+    def hold(self, fn, arg):
+        """An interrupt came due while disabled: fn(arg) runs at enable_irq()."""
+        self._held_irqs.append((fn, arg))
 
     def run_handler(self, handler, arg, hard):
         """Run an interrupt handler the way the board would (hard: heap locked). A soft

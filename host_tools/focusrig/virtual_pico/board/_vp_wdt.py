@@ -27,6 +27,7 @@ the pads as they are and runs boot.py / main.py again (`_vp_boot.main`). In pace
 """
 
 from _vp_kernel import K, MASK30
+import _vp_softtimer
 
 try:
     import _vphook
@@ -166,6 +167,7 @@ def reset(cause):
     K.irqs.clear()
     K._held_irqs = []
     K.irq_enabled = True
+    _vp_softtimer.TIMERS.clear()           # the alarm and the soft-timer heap are gone
     # PIO stopped and its instruction memory cleared
     for sm in K.sms:
         sm.active = False

@@ -13,6 +13,7 @@ sys.path.clear()
 from machine import mem8, mem16, mem32, Signal  # noqa: F401,E402  (built-in helpers)
 sys.path.extend(_saved)
 del _saved
+import _vp_softtimer  # noqa: E402  (machine.Timer: extmod/machine_timer.c, shared/runtime/softtimer.c)
 import _vp_wdt  # noqa: E402  (watchdog, reset cause, chip reset: ports/rp2 machine_wdt.c, modmachine.c)
 
 import _vp_mem32  # noqa: E402
@@ -270,45 +271,7 @@ class UART:
         return True
 
 
-class Timer:
-    ONE_SHOT = 0
-    PERIODIC = 1
-
-    def __init__(self, id=-1, **kw):
-        self._gen = 0
-        if kw:
-            self.init(**kw)
-
-    def init(self, *, mode=PERIODIC, period=-1, freq=-1, tick_hz=1000, callback=None, hard=False):
-        self.deinit()
-        if freq > 0:
-            self._period_ns = int(1000000000 // freq)
-        else:
-            self._period_ns = int(period * 1000000000 // tick_hz)
-        self._mode = mode
-        self._cb = callback
-        self._hard = hard
-        K.at(K.now + self._period_ns, self._fire, self._gen)
-
-    def _fire(self, gen):
-        if gen != self._gen or self._cb is None:
-            return
-        if self._mode == Timer.PERIODIC:
-            K.at(K.now + self._period_ns, self._fire, gen)
-        else:
-            self._gen += 1
-        if self._hard:
-            K.run_handler(self._cb, self, True)
-        else:
-            K.at(K.now + K.soft_latency_ns, self._soft, gen)
-
-    def _soft(self, gen):
-        if self._cb is not None:
-            K.run_handler(self._cb, self, False)
-
-    def deinit(self):
-        self._gen += 1
-        self._cb = None
+Timer = _vp_softtimer.Timer      # soft timers in whole ms, as on rp2 (see _vp_softtimer)
 
 
 WDT = _vp_wdt.WDT
