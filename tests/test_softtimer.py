@@ -134,3 +134,28 @@ def test_contacts_closing_together_run_their_handlers_in_gpio_order():
         "K.sleep_ns(1000000)\n"
         "print(got())\n")
     assert order == [2, 3, 7]
+
+
+def test_no_scheduled_callback_runs_inside_a_hard_handler():
+    # mpirq.c mp_irq_dispatch locks the scheduler around a hard handler; here the handler
+    # runs from an idle wait (board code), not from the CPU model's alarm
+    where = values(
+        "import micropython\n"
+        "inside = [0]\n"
+        "seen = [0]\n"
+        "def soft(_):\n"
+        "    seen[0] |= 2 if inside[0] else 1\n"
+        "def hard(t):\n"
+        "    inside[0] = 1\n"
+        "    micropython.schedule(soft, 0)\n"
+        "    x = 0\n"
+        "    for i in range(20):\n"
+        "        x += i\n"
+        "    inside[0] = 0\n"
+        "t = machine.Timer(-1)\n"
+        "t.init(mode=machine.Timer.ONE_SHOT, period=1, callback=hard, hard=True)\n"
+        "K.sleep_ns(3000000)\n"
+        "for i in range(5):\n"
+        "    pass\n"
+        "print(seen[0])\n")
+    assert where == 1, "the scheduled callback ran inside the hard handler" if where & 2 else where

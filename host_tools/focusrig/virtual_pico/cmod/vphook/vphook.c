@@ -259,9 +259,21 @@ static MP_DEFINE_CONST_FUN_OBJ_1(vphook_charge_obj, vphook_charge);
 
 // hold(flag): while an interrupt handler runs outside the alarm callback (one held by
 // disable_irq, run at enable_irq), charged C work does not pass: on a Pico the handler
-// preempts it, and the board defers events while a handler runs
+// preempts it, and the board defers events while a handler runs. And no scheduled (soft)
+// callback runs inside a hard handler, wherever the board runs it from (the alarm, an
+// idle wait, a board call): mp_irq_dispatch locks the scheduler around it
+// (shared/runtime/mpirq.c:84, 96). Without it, a soft timer's callback ran inside a hard
+// one and failed there (a timer re-armed in a timer's handler).
 static mp_obj_t vphook_hold(mp_obj_t flag) {
-    pending_held = mp_obj_is_true(flag);
+    bool on = mp_obj_is_true(flag);
+    #if MICROPY_ENABLE_SCHEDULER
+    if (on && !pending_held) {
+        mp_sched_lock();
+    } else if (!on && pending_held) {
+        mp_sched_unlock();
+    }
+    #endif
+    pending_held = on;
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(vphook_hold_obj, vphook_hold);
