@@ -349,6 +349,12 @@ def soak_scenario(seconds, seed=7, cmd_every_s=3.0):
                        "shutter_pulse_ms": 30, "debounce_ms": 10}}
 
 
+# a PIO shutter fires 8 ns after the contact; on the rp2040 target a trace time can sit
+# a few us off the scenario's (its origin, docs/targets.md): a pulse that early is the
+# press's own (the first rp2040 soak with the burst timers counted one "-0.0 ms" pulse out)
+EDGE_SLACK_MS = 0.02
+
+
 def soak(target="vpico", seconds=3600, seed=7):
     raw = soak_scenario(seconds, seed)
     kw = {"heap": "4M"} if target == "vpico" and seconds > 300 else {}
@@ -379,8 +385,9 @@ def soak(target="vpico", seconds=3600, seed=7):
         if p["input"] != "shutter_full":
             continue
         at, hold = p["at_ms"], p["hold_ms"]
-        n = len([t for t in shot_ms if at <= t < at + hold + 1])
-        outside -= {t for t in shot_ms if at <= t < at + hold + 1}
+        inn = {t for t in shot_ms if at - EDGE_SLACK_MS <= t < at + hold + 1}
+        n = len(inn)
+        outside -= inn
         want = int(hold // frame_ms) + 1
         edge = min(hold % frame_ms, frame_ms - hold % frame_ms)
         assert n == want or (edge < 3 and abs(n - want) <= 1), (
