@@ -402,6 +402,8 @@ def soak(target="vpico", seconds=3600, seed=7):
     steps_dir = _signed_steps(tr)
     assert steps_dir == res.stats["lens_pos"] == tr.value_at("lens_pos", tr.end_ns), \
         (steps_dir, res.stats["lens_pos"])
+    # the driver saw every step as a step (pulse widths, DIR setup, awake)
+    assert res.stats["driver_faults"] == 0, _driver_faults(tr, res.events)
     # every command answered once, no event line lost (writer's counter vs lines seen)
     names = [c["cmd"].split()[0] for c in raw["serial"]]
     for n in set(names):
@@ -417,6 +419,24 @@ def soak(target="vpico", seconds=3600, seed=7):
             "status_samples": len(mem), "mem_alloc_min": min(warm), "mem_alloc_max": max(warm),
             "mem_alloc_spread": max(warm) - min(warm), "lost": 0,
             "driver_faults": res.stats["driver_faults"], "wall_s": round(res.wall_s, 1)}
+
+
+def _driver_faults(tr, events, around_us=60, events_ms=5.0):
+    """Each driver fault (a STEP pulse or gap too short, DIR too close to a step, a step
+    while the driver sleeps: host_tools/focusrig/rp2040/lens.py) with the STEP, DIR and
+    ENABLE edges around it (us from the fault) and the events near it."""
+    out = []
+    for t, n in tr.changes("driver_fault")[:5]:
+        lines = [f"driver fault {n} at {t / 1e6:.4f} ms:"]
+        for sig in ("step", "dir", "motor_en"):
+            near = [(round((u - t) / 1000, 3), v) for u, v in tr.changes(sig)
+                    if abs(u - t) <= around_us * 1000]
+            lines.append(f"  {sig} (us, level): {near}")
+        ev = [{k: e[k] for k in e if k != "t"} | {"dt_ms": round(e["t"] / 1000 - t / 1e6, 3)}
+              for e in events if "t" in e and abs(e["t"] / 1000 - t / 1e6) <= events_ms]
+        lines.append(f"  events within {events_ms} ms: {json.dumps(ev)}")
+        out.append("\n".join(lines))
+    return "\n".join(out) or "driver_faults counted without a trace record"
 
 
 def _unmatched(shots, exps, events, raw, within_ms=2.0, title=None, tr=None):
