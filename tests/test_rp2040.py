@@ -164,17 +164,21 @@ def test_correction_usb_out_poll_held_needed():
 
 # ---- smoke set: the virtual Pico's assertions on the real port ------------------------
 
-@pytest.mark.xfail(reason="the 1000-step AF move takes ~554 ms here (virtual-Pico bound 199-206 "
-                   "ms): " + CPU_BOUND_MOVES, strict=False)
+@pytest.mark.xfail(reason="af_achieved 212.4 ms after AF-ON here (bound 199-206): the move "
+                   "itself takes 201 ms with 0 underruns, but the LiDAR frame and the planning "
+                   "before the first step take 11 ms of an RP2040's CPU (December 2026; the "
+                   "virtual Pico's CPU model charges less: docs/targets.md)", strict=False)
 def test_smoke_one_shot_portrait():
-    res, tr = run({"duration_ms": 1500, "config": {"lens_cal": CAL},
-                   "subject_mm": [[0, 1000], [600, 1000], [601, 2000]],
-                   "presses": [press("af_on", 100, 100), press("shutter_full", 900, 50)]})
+    # the presses come after the firmware reads its buttons (~155 ms here: earlier, AF-ON
+    # is held at boot and ignored, which the old "~554 ms" reason of this xfail measured)
+    res, tr = run({"duration_ms": 1800, "config": {"lens_cal": CAL},
+                   "subject_mm": [[0, 1000], [900, 1000], [901, 2000]],
+                   "presses": [press("af_on", 400, 100), press("shutter_full", 1200, 50)]})
     ach = res.ev("af_achieved")
     assert len(ach) == 1 and len(res.ev("af_lock")) == 1
     assert abs(tr.value_at("lens_pos", int(ach[0]["t"] * 1000)) - 1000) <= 1
     assert 199 <= ach[0]["ms"] <= 206, ach[0]["ms"]
-    assert steps_between(tr, int(ach[0]["t"] * 1000) + 1, 1500e6) == 0
+    assert steps_between(tr, int(ach[0]["t"] * 1000) + 1, 1800e6) == 0
     assert tr.value_at("lens_pos", tr.rising("cam_shutter")[0]) == 1000
 
 
