@@ -13,8 +13,8 @@ RP2040): the end of every pulse, and each burst frame after the first. Two soft 
 (`machine.Timer(-1)`, hard callbacks) do it; the main loop arms them when it learns of an
 exposure (a timer callback may not arm a timer: see virtual_pico/board/_vp_softtimer.py)
 and still does both itself when it gets there first. Soft timers count whole
-milliseconds: a frame comes within 1 ms either side of its time, a pulse ends 1-2 ms after
-`pulse_us`, never before.
+milliseconds: a frame comes within 1 ms either side of its time, a pulse ends 0-2 ms after
+`pulse_us` (the loop, when on time, ends it exactly), never before.
 """
 
 import time
@@ -140,9 +140,13 @@ class Trigger:
     def _end_irq(self, _timer):
         """The end timer (hard): end the pulse when due (the main loop may have already)."""
         if self.firing and time.ticks_diff(time.ticks_us(), self.fired_at) >= self.pulse_us:
-            self._lines(self.focus_wanted, 0)
-            self.firing = False
-            self.ends = (self.ends + 1) & 0x3FFFFFFF
+            self._end_pulse()
+
+    def _end_pulse(self):
+        """Shutter line off (focus as the half press wants it); counted for the loop."""
+        self._lines(self.focus_wanted, 0)
+        self.firing = False
+        self.ends = (self.ends + 1) & 0x3FFFFFFF
 
     def _frame_irq(self, _timer):
         """The frame timer (hard): the planned burst frame, if the contact is still held
@@ -213,9 +217,7 @@ class Trigger:
         irq = machine.disable_irq()     # the end or frame timer may act meanwhile
         left = self.pulse_us - time.ticks_diff(time.ticks_us(), self.fired_at)
         if left <= 0 and self.firing:
-            self._lines(self.focus_wanted, 0)
-            self.firing = False
-            self.ends = (self.ends + 1) & 0x3FFFFFFF
+            self._end_pulse()
         machine.enable_irq(irq)
         if left <= 0:
             return -1

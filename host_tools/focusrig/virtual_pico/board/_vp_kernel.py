@@ -419,8 +419,11 @@ class Kernel:
             self.at(t_ns + self.soft_latency_ns, self._dispatch, line)
         elif not self._bank_queued:
             self._bank_queued = True
-            self.at(t_ns + self.irq_latency_ns + self.rand(self.irq_jitter_ns + 1),
-                    self._bank, None)
+            self.at(t_ns + self.hard_entry_ns(), self._bank, None)
+
+    def hard_entry_ns(self):
+        """A hard interrupt's entry latency: the measured mean plus seeded jitter."""
+        return self.irq_latency_ns + self.rand(self.irq_jitter_ns + 1)
 
     def _bank(self, _arg):
         """IO_IRQ_BANK0: one interrupt for every GPIO. Its handler reads which pins are

@@ -87,7 +87,7 @@ class SoftTimers:
         if gen != self._alarm_gen:
             return                  # reprogrammed since
         # alarm ISR -> PendSV -> the handler: the same entry cost as a pin's hard IRQ
-        K.at(K.now + K.irq_latency_ns + K.rand(K.irq_jitter_ns + 1), self._pendsv, None)
+        K.at(K.now + K.hard_entry_ns(), self._pendsv, None)
 
     def _pendsv(self, _arg):
         if not K.irq_enabled:
