@@ -75,7 +75,6 @@ class App:
                                        Pin(pins.SHUTTER_FULL, Pin.IN, Pin.PULL_UP),
                                        pins.ACTIVE_SHUTTER_FULL, self.freq,
                                        hw_shutter=self.cfg["glitch_us"] == 0,
-                                       s2_settled=self._s2_settled,
                                        timers=(machine.Timer(-1), machine.Timer(-1)))
         self.uart = UART(pins.LIDAR_UART, baudrate=pins.LIDAR_BAUD,
                          tx=Pin(pins.LIDAR_TX), rx=Pin(pins.LIDAR_RX))
@@ -90,6 +89,7 @@ class App:
         self.inputs = inputs.Inputs(pins.INPUT_NAMES, in_pins, pins.INPUT_ACTIVES,
                                     self.cfg["debounce_ms"], self.cfg["glitch_us"], self.flag,
                                     switches=(HOME,))
+        self.trigger.watch_bounce(self.inputs.dirty, S2)
         self.commands = commands.Commands(self)
         self.extras = features.Features(self)    # jog, marks, stacking, homing
         self._hook = self._isr_hook          # bound once (a hard IRQ must not allocate)
@@ -99,10 +99,6 @@ class App:
         c = dict(self.cfg)
         c["_wake_us"] = self.wake_us
         return c
-
-    def _s2_settled(self):
-        inp = getattr(self, "inputs", None)         # (not yet while the parts are built)
-        return inp is not None and not inp.dirty[S2]
 
     # ---- interrupt hook: the full-press fast path, the limit switch's stop -------------
     def _isr_hook(self, idx, state, t):
@@ -165,6 +161,7 @@ class App:
             w = earliest(w, self.extras.service(now))
         if self.save_pending and not self.motion.busy() and not self.trigger.firing:
             self._save()
+        self.out.pump()             # this pass's lines, now that its work is done
         return w
 
     def _save(self, event=True):

@@ -37,7 +37,7 @@ SCHEMA = {
     "dir_setup_ns": (0, "int", 0, 100000),
     "enable_wake_us": (-1, "int", -1, 100000),
     "idle_disable_ms": (0, "int", 0, 3600000),
-    "step_error_us": (10, "num", 0.1, 100),
+    "step_error_us": (25, "num", 0.1, 100),
     "jerk": (0, "num", 0, 1e12),
     "backlash_steps": (0, "int", 0, 10000),
     "backlash_dir": (1, "enum:1|-1", 0, 0),

@@ -18,12 +18,12 @@ import time
 
 from waits import earliest
 import pins
-from stacking import Stack, JOB as STACK
 from homing import Homing, JOB as HOME
 
 # job ids
 IDLE = 0
 PULL = 1
+STACK = 2               # stacking.JOB (stacking.py is imported at the first stack: heap)
 JOB_NAMES = ("idle", "pull", "stack", "home")     # indexed by job id
 
 JOG_NEAR = pins.IN_JOG_NEAR
@@ -51,7 +51,7 @@ class Features:
         self.pull_from = 0
         self.pull_to = 0
         self.pull_ms = 0
-        self.stack = Stack(self)
+        self._stack = None          # stacking.Stack, made at the first `stack start`
         self.homing = Homing(self)
         self.configure(app.cfg)
 
@@ -242,7 +242,7 @@ class Features:
         if self.job == PULL:
             w = earliest(w, self._pull_service(now))
         elif self.job == STACK:
-            w = earliest(w, self.stack.service(now))
+            w = earliest(w, self._stack.service(now))
         elif self.job == HOME:
             w = earliest(w, self.homing.service(now))
         return w
@@ -309,8 +309,11 @@ class Features:
     def cmd_stack(self, args):
         sub = args[0] if args else ""
         if sub == "start":
-            self.stack.start()
-            self.out.reply("stack", positions=len(self.stack.pos))
+            if self._stack is None:
+                from stacking import Stack      # only for stacking: ~2 KB of heap
+                self._stack = Stack(self)
+            self._stack.start()
+            self.out.reply("stack", positions=len(self._stack.pos))
         elif sub == "abort":
             self.abort("stack abort command")
             self.out.reply("stack", aborted=True)

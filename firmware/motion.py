@@ -10,6 +10,7 @@ run; `pos_now()` is where it is now, from the schedule of words handed to the PI
 
 from array import array
 import gc
+import micropython
 from micropython import const
 import time
 
@@ -25,6 +26,14 @@ REFILL_TICK_MS = const(1)       # while moving, a timer looks at the FIFO this o
 REFILL_LOW_US = const(4000)     # ... and be back before less than this is (short words)
 MOVE_HORIZON_US = const(24000)   # moves: enough to ride out a GC pause, short enough
                                  # that a stop or a new target acts within ~25 ms
+IRQ_MAX_WORDS = const(4)        # the refill IRQ plans at most this many words a pass
+IRQ_TRACK_WORDS = const(2)      # (the servo's cost more: a burst frame waits <~1 ms),
+IRQ_FILL_US = const(8000)       # and a move only this far ahead: it shares PendSV with
+                                # the shutter's timers, which wait for it (the main loop
+                                # fills the rest of MOVE_HORIZON_US)
+IRQ_MAX_CYC = const(0x100000)   # the refill IRQ leaves longer words (slow steps, long
+                                # dwells) to the main loop: their FIFO words and sums
+                                # pass 2^30, a heap-allocated int on the RP2040
 
 
 class Motion:
@@ -34,6 +43,9 @@ class Motion:
         self._lock = False              # the main loop is changing the plan, or a service
                                         # pass runs: the timer's pass stands aside
         self._tick = self._on_tick      # bound once
+        self._put = gen.sm.put          # bound once: the hot path's FIFO write
+        self._later = self._on_later    # bound once: scheduled from the refill IRQ
+        self._later_due = False         # ... and not yet run
         self.freq = gen.freq
         self.timing = gen.timing
         self._cyc_per_us = gen.freq // _US_PER_S
@@ -67,9 +79,14 @@ class Motion:
         self.underruns = 0              # words that found the PIO already idle mid-motion
         self.late_us = 0                # total time the PIO waited for them
         self._announce = None           # motion_start (pos, target, reason) not yet said
+        self._stop_why = None           # motion_stop not yet said (the lens is at rest)
         self.halted_in_irq = False      # halt_irq() stopped the PIO; halt() not yet run
         self._halt_t = 0                # ticks_us just after it did
         self._idle_since = time.ticks_ms()
+        self._h_kind = -1               # a word the refill IRQ planned but could not
+        self._h_arg = 0                 # push (IRQ_MAX_CYC): the main loop pushes it
+        self._h_cyc = 0
+        self._h_signed = 0
 
     def configure(self, cfg):
         self._lock = True
@@ -106,7 +123,11 @@ class Motion:
         f = int(self.freq / v)
         if f * v < self.freq:
             f += 1
-        self._p_floor = f if f > self.timing.min_period else self.timing.min_period
+        t = self.timing
+        self._p_floor = f if f > t.min_period else t.min_period
+        self._p_max = t.max_period
+        self._h5 = t.h + sg.STEP_OVERHEAD       # PIO low count L = period - _h5
+        self._d_min = t.min_dwell
 
     def refuse(self):
         """True (and reported) when motion is locked out by a fault."""
@@ -208,6 +229,7 @@ class Motion:
         self._end = now
         self._carry = 0
         self._legs = []
+        self._h_kind = -1
         self._lock = False
         self._finish(pos, "halt")
 
@@ -261,7 +283,7 @@ class Motion:
         if not self.moving:
             self.moving = True
             if self._timer is not None:
-                self._timer.init(period=REFILL_TICK_MS, callback=self._tick)
+                self._timer.init(period=REFILL_TICK_MS, callback=self._tick, hard=True)
             self.underruns = 0
             self.late_us = 0
             # said once the first words are in the FIFO: the lens starts before the host hears
@@ -274,16 +296,38 @@ class Motion:
             self.on_event("motion_start", pos=a[0], target=a[1], reason=a[2])
 
     def _on_tick(self, _timer):
-        """The refill timer (a soft IRQ every REFILL_TICK_MS while moving): it runs
-        between any two bytecodes of the main loop, so a long task there (an event line
-        written, a command parsed) no longer lets the FIFO run dry. It looks first and
-        services only when the queue is short (a pass costs ~0.5 ms on an RP2040)."""
-        if self._lock:
+        """The refill timer: a hard IRQ every REFILL_TICK_MS while moving. It preempts
+        the main loop anywhere, in C too (a collection, an event's JSON, a USB write),
+        so none of that lets the FIFO run dry. It looks first and tops up only when the
+        queue is short, with table words only and allocating nothing (the planner's irq
+        mode): a start from rest, a move's peak and the events stay with the main loop.
+        While the main loop changes the plan or services (_lock) it stands aside."""
+        if self._lock or self.halted_in_irq or not self.moving:
             return
-        ahead = time.ticks_diff(self._end, time.ticks_us())
+        if not self._qc and self.plan.at_rest:
+            return          # a start (or a servo resting on its target): the main loop's
+        now = time.ticks_us()
+        ahead = time.ticks_diff(self._end, now)
         if ahead > (TRACK_HORIZON_US // 2 if self.plan.mode == pl.MODE_TRACK
                     else REFILL_LOW_US):
             return
+        self._lock = True
+        self.plan.irq = True
+        try:
+            self._retire(now)
+            if not self._fill(now, True) and not self._later_due:
+                # a word only the main loop can plan: a pass in thread mode, at once
+                self._later_due = True
+                try:
+                    micropython.schedule(self._later, None)
+                except RuntimeError:            # the queue is full: the ticker comes
+                    self._later_due = False
+        finally:
+            self.plan.irq = False
+            self._lock = False
+
+    def _on_later(self, _arg):
+        self._later_due = False
         self.service()
 
     def service(self):
@@ -295,17 +339,29 @@ class Motion:
             w = self._service()
         finally:
             self._lock = False
+        # the events after the lock: their JSON takes a millisecond or two on an RP2040,
+        # and the refill IRQ must not stand aside for it
+        if self._announce is not None:
+            self._announced()
+        if self._stop_why is not None:
+            why = self._stop_why
+            self._stop_why = None
+            self._say_stop(self.last_pos, why)
         return w
 
-    def _service(self):
-        if self.halted_in_irq:
-            return 1                    # the PIO is stopped: halt() comes next
-        now = time.ticks_us()
+    def _retire(self, now):
+        """Forget the words the PIO has finished."""
         q_end = self._q_end
         while self._qc and time.ticks_diff(now, q_end[self._qh]) >= 0:
             self.last_pos = self._q_pos[self._qh]
             self._qh = (self._qh + 1) & (QN - 1)
             self._qc -= 1
+
+    def _service(self):
+        if self.halted_in_irq:
+            return 1                    # the PIO is stopped: halt() comes next
+        now = time.ticks_us()
+        self._retire(now)
         if not self.moving:
             if self.enabled and self.idle_disable_ms > 0:
                 # '>': ticks_ms is whole ms, so never before idle_disable_ms has passed
@@ -329,39 +385,7 @@ class Motion:
         cold = not self._qc and plan.at_rest
         if cold:
             gen.sm.active(0)
-        while gen.room() > 0 and self._qc < QN:
-            ahead = time.ticks_diff(self._end, now)
-            if tracking:
-                if ahead > TRACK_HORIZON_US:
-                    break
-                # where the target will be when this word starts: v * dt in 1/16 steps,
-                # dt in 64 us units (16 / 1e6 * 64 = 1 / 976.6), in small ints
-                dt = time.ticks_diff(self._end if ahead > 0 else now, self._trk_t) >> 6
-                if dt > 4000:
-                    dt = 4000
-                x16 = self._trk_x16 + self._trk_v * dt // 977
-                lo = self.min_pos << 4
-                hi = self.max_pos << 4
-                plan.tgt_x16 = lo if x16 < lo else (hi if x16 > hi else x16)
-            elif ahead > MOVE_HORIZON_US:
-                break
-            before = plan.pos
-            resting = plan.at_rest
-            seg = plan.next_segment()
-            if seg is None:
-                if self._legs:
-                    self.plan.move_to(self._legs.pop(0))
-                    continue
-                break
-            if not resting and gen.stalled():
-                # the PIO ran dry in the middle of a motion: since the last push (the
-                # flag is cleared after each start), so every queued word is done
-                self._dry(time.ticks_us())
-                resting = True
-            self._push(seg, now, plan.pos - before)
-            if resting:
-                gen.clear_stall()   # (once the word is in: cleared while the state
-                                    # machine still waits, the flag sets again)
+        self._fill(now, False)
         if cold:
             if plan.built:
                 # an S-curve's words were just computed, in floats (tens of KB of
@@ -372,20 +396,22 @@ class Motion:
             gen.sm.active(1)
             self._rebase(time.ticks_diff(time.ticks_us(), now))
             gen.clear_stall()           # the wait before this start is not an underrun
-        if self._announce is not None:
-            self._announced()
-        if self.plan.idle() and not self._legs:
+        if self.plan.idle() and not self._legs and self._h_kind < 0:
             if time.ticks_diff(now, self._end) >= 0:
-                self._finish(self.plan.pos, "done")
+                self._rest(self.plan.pos)
+                self._stop_why = "done"         # said by service(), after the lock
                 return -1
             return ms_until(now, self._end)
         if tracking:
+            if plan.at_rest and not self._qc:
+                return -1       # on a still target: the next reading (track16) restarts
             d = time.ticks_diff(self._end, now) - TRACK_HORIZON_US // 2
             return 1 if d <= 1000 else (d + 999) // 1000
         # wake when 4 words are left in the FIFO, when REFILL_LOW_US of steps are left, or
         # when half the horizon has drained, whichever comes first; rounded down (the
         # ticker sleeps whole ms): early costs a pass, late costs an underrun
         now = time.ticks_us()
+        q_end = self._q_end
         k = self._qc
         t = q_end[(self._qh + k - 5) & (QN - 1)] if k > 5 else (q_end[self._qh] if k else now)
         w = time.ticks_diff(t, now)
@@ -396,6 +422,86 @@ class Motion:
             w = left - MOVE_HORIZON_US // 2
         w //= 1000
         return w if w > 0 else 1
+
+    def _fill(self, now, irq):
+        """Plan and push words while the FIFO has room and the horizon is not reached.
+        irq: from the refill IRQ (no heap: the planner's table words only, and a word
+        too long for small ints is held for the main loop). False when it stopped at a
+        word it left to the main loop. This is the hot path (a word costs ~0.2 ms of
+        Python on an RP2040, and the fastest ramp's words last about that long): the
+        FIFO level is read once per pass (and again when the room runs out), the PIO's
+        stall flag once per pass, before the first push (the only one that can find it
+        dry), and the word's own arithmetic is inline in _push."""
+        gen = self.gen
+        plan = self.plan
+        check = True                    # the stall flag: before the first push only
+        if self._h_kind >= 0:
+            if irq:
+                return False
+            if gen.room() <= 0 or self._qc >= QN:
+                return True
+            kind = self._h_kind
+            self._h_kind = -1
+            if gen.stalled():
+                self._dry(time.ticks_us())
+            check = False
+            self._push(kind, self._h_arg, self._h_cyc, now, self._h_signed)
+        tracking = plan.mode == pl.MODE_TRACK
+        horizon = TRACK_HORIZON_US if tracking else (IRQ_FILL_US if irq else MOVE_HORIZON_US)
+        lo = self.min_pos << 4
+        hi = self.max_pos << 4
+        room = 0
+        left = (IRQ_TRACK_WORDS if tracking else IRQ_MAX_WORDS) if irq else QN
+                                                # words this pass may still plan
+        while True:
+            if room <= 0:
+                room = sg.FIFO_DEPTH - gen.sm.tx_fifo()
+                if room > QN - self._qc:
+                    room = QN - self._qc
+                if room > left:
+                    room = left
+                if room <= 0:
+                    return True
+            ahead = time.ticks_diff(self._end, now)
+            if ahead > horizon:
+                return True
+            if tracking:
+                # where the target will be when this word starts: v * dt in 1/16 steps,
+                # dt in 64 us units (16 / 1e6 * 64 = 1 / 976.6), in small ints
+                dt = time.ticks_diff(self._end if ahead > 0 else now, self._trk_t) >> 6
+                if dt > 4000:
+                    dt = 4000
+                x16 = self._trk_x16 + self._trk_v * dt // 977
+                plan.tgt_x16 = lo if x16 < lo else (hi if x16 > hi else x16)
+            before = plan.pos
+            resting = plan.at_rest
+            kind = plan.next_word()
+            if kind < 0:
+                if kind == pl.SEG_LATER:
+                    return False        # the main loop plans this one
+                if self._legs:
+                    self.plan.move_to(self._legs.pop(0))
+                    continue
+                return True
+            if irq and plan.cyc >= IRQ_MAX_CYC:
+                self._h_kind = kind
+                self._h_arg = plan.arg
+                self._h_cyc = plan.cyc
+                self._h_signed = plan.pos - before
+                return False
+            if check:
+                check = False
+                if not resting and gen.stalled():
+                    # the PIO ran dry in the middle of a motion, since the last push:
+                    # every queued word is done
+                    self._dry(time.ticks_us())
+                    resting = True
+            self._push(kind, plan.arg, plan.cyc, now, plan.pos - before)
+            if resting:
+                gen.clear_stall()   # (once the word is in: cleared while the state
+                                    # machine still waits, the flag sets again)
+            room -= 1
+            left -= 1
 
     def _dry(self, t):
         """The PIO waited on an empty FIFO mid-motion (seen in hardware, before a push):
@@ -411,36 +517,35 @@ class Motion:
             self._qc -= 1
         self._end = t
 
-    def _push(self, seg, now, signed):
-        t = self.timing
-        kind, arg, cyc = seg
+    def _push(self, kind, arg, cyc, now, signed):
+        """One word into the FIFO, its rounding carried (cycles owed to the next word),
+        and its end, position and period into the ring of words in flight."""
         carry = self._carry
-        if kind == pl.SEG_DIR:
+        if kind:                                            # SEG_STEPS
+            per = cyc + (carry - sg.STEP_WORD_RISE) // arg  # carry the rise and rounding
+            if per < self._p_floor:
+                per = self._p_floor     # rounding never makes a step faster than max_speed
+            elif per > self._p_max:
+                per = self._p_max
+            dur = sg.STEP_WORD_RISE + arg * per
+            carry += arg * cyc - dur
+            word = ((arg - 1) << 1) | ((per - self._h5) << 9)   # stepgen.step_word
+        else:                                               # SEG_DIR
             d = cyc + carry - sg.DIR_WORD_OVERHEAD
-            dmin = t.min_dwell + self._extra_dwell
+            dmin = self._d_min + self._extra_dwell
             if d < dmin:
                 d = dmin
             self._extra_dwell = 0
             dur = d + sg.DIR_WORD_OVERHEAD
             carry += cyc - dur
-            word = 1 | (arg << 1) | (d << 2)                # stepgen.dir_word, inline
+            word = 1 | (arg << 1) | (d << 2)                # stepgen.dir_word
             per = 0
-        else:
-            n = arg
-            per = cyc + (carry - sg.STEP_WORD_RISE) // n    # carry the rise and rounding
-            if per < self._p_floor:
-                per = self._p_floor     # rounding never makes a step faster than max_speed
-            elif per > t.max_period:
-                per = t.max_period
-            dur = sg.STEP_WORD_RISE + n * per
-            carry += n * cyc - dur
-            word = ((n - 1) << 1) | ((per - t.h - sg.STEP_OVERHEAD) << 9)   # step_word
-        if carry > 1000 or carry < -1000:
-            carry = 0               # a pad (setup, wake) the profile cannot absorb
-        self._carry = carry
-        self.gen.sm.put(word)
-        end = self._end
-        start = end if time.ticks_diff(end, now) > 0 else now
+        self._carry = carry if -1000 <= carry <= 1000 else 0   # a pad (setup, wake)
+                                                            # the profile cannot absorb
+        self._put(word)
+        start = self._end
+        if time.ticks_diff(start, now) <= 0:
+            start = now
         tot = self._rem + dur
         us = tot // self._cyc_per_us
         self._rem = tot - us * self._cyc_per_us
@@ -467,11 +572,17 @@ class Motion:
         self._end = time.ticks_add(self._end, shift)  # pyright: ignore[reportArgumentType]
 
     def _finish(self, pos, why):
-        self._announced()
+        self._rest(pos)
+        self._say_stop(pos, why)
+
+    def _rest(self, pos):
         self.moving = False
         if self._timer is not None:
             self._timer.deinit()
         self.last_pos = pos
         self._idle_since = time.ticks_ms()
+
+    def _say_stop(self, pos, why):
+        self._announced()
         self.on_event("motion_stop", pos=pos, why=why, clamped=self.clamped,
                       underruns=self.underruns, late_us=self.late_us)

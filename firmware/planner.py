@@ -24,14 +24,22 @@ Jerk-limited moves (jerk > 0) from rest take their words from smove.py, built be
 first step (the acceleration half, read forwards then backwards); a retarget leaves the
 S-curve at the crossing of the ramp whose speed is just below the current speed.
 
-Segments, consumed by motion.py (all times in PIO cycles):
-    (SEG_DIR, level, cycles)     set DIR; the next step comes `cycles` later
-    (SEG_STEPS, n, period)       n steps `period` apart, the first one now
+Words, consumed by motion.py (all times in PIO cycles). next_word() returns the kind and
+leaves the word in the planner's `arg` and `cyc` (no tuple per word: on the RP2040 a word
+then allocates nothing, and the servo's 500 words/s made no garbage):
+    SEG_DIR      set DIR to level `arg`; the next step comes `cyc` later
+    SEG_STEPS    `arg` steps `cyc` apart, the first one now
+    SEG_NONE     nothing: the goal is reached (at rest)
+    SEG_LATER    (only with self.irq set) the next word needs floats or a start from
+                 rest, which allocate: nothing was planned, the main loop plans it
+next_segment() gives the same as a tuple (or None), for host tools and tests.
 """
 
 from ramp import Ramp, MAX_N
 
 # plain ints, not const(): this module also runs on CPython in the host tests
+SEG_NONE = -1
+SEG_LATER = -2
 SEG_DIR = 0
 SEG_STEPS = 1
 
@@ -70,6 +78,10 @@ class Planner:
         self._sc = None             # S-curve words of the current move (jerk > 0)
         self._sc_target = 0
         self.built = False          # S-curve words were computed (floats: heap garbage)
+        self.arg = 0                # the last word: DIR level, or steps
+        self.cyc = 0                # ... its cycles (DIR setup, or step period)
+        self.irq = False            # planning in a hard IRQ (heap locked): table words
+                                    # only, SEG_LATER for the rest
 
     def set_limits(self, max_speed, accel, jerk=0.0):
         """New limits; the ramp is rebuilt only when speed or acceleration change."""
@@ -89,6 +101,7 @@ class Planner:
         # (1/16 steps; one step less, for the ramp's boundary speeds lying below the curve)
         self._lin16 = int(ramp.a / (self.track_gain * self.track_gain) * 16) - 16
         self._cruise_n = _clip(int(ramp.vtop * self.chunk_s))
+        self._lim_g = 0             # _vdes16's last group (a search hint)
 
     def fresh(self, pos):
         """A planner at rest at `pos` with the same limits and ramp (after a halt)."""
@@ -141,13 +154,22 @@ class Planner:
 
     # ---- words ---------------------------------------------------------------------------
     def next_segment(self):
-        """The next segment, or None when the goal is reached (at rest)."""
+        """The next word as a tuple (kind, arg, cyc), or None at the goal: next_word() for
+        host tools and tests (it allocates; the firmware calls next_word())."""
+        kind = self.next_word()
+        return None if kind == SEG_NONE else (kind, self.arg, self.cyc)
+
+    def next_word(self):
+        """The next word's kind (its arguments in self.arg, self.cyc); SEG_NONE when the
+        goal is reached (at rest)."""
         if self.at_rest:
-            return self._start()
+            return SEG_LATER if self.irq else self._start()
         sc = self._sc
         if sc is not None:
             if self.mode == MODE_MOVE and self._sc_target == self.target:
-                return self._sc_segment(sc)
+                return self._sc_word(sc)
+            if self.irq:
+                return SEG_LATER
             self._leave_scurve()
         if self.mode == MODE_MOVE:
             return self._move((self.target - self.pos) * self.s - self.j - 1)
@@ -155,26 +177,49 @@ class Planner:
             return self._track()
         return self._down()
 
+    def _steps(self, n, per):
+        self.pos += n * self.s
+        self.arg = n
+        self.cyc = per
+        return SEG_STEPS
+
     def _move(self, e):
+        """A move's next word. The hot path: the table words up and down are inline
+        here (a call costs as much as the rest of a word on an RP2040)."""
         r = self.ramp
         j = self.j
         k = self.k
-        if e <= 0:
-            return self._down()     # e == 0: on the braking curve; e < 0: overshoot
-        if k == r.K:                # cruise
-            n = e if e < self._cruise_n else self._cruise_n
+        if e <= 0:                  # e == 0: on the braking curve; e < 0: overshoot
+            if j == 0 or j != r.b[k]:
+                return self._down()     # the last step, or back to a boundary
+            k -= 1                      # brake through the group below: its table word
+            n = r.n[k]
+            self.j = r.b[k]
+            self.k = k
             self.pos += n * self.s
-            return (SEG_STEPS, n, r.h[k])
-        if 2 * (r.b[k + 1] - j) <= e:   # the whole rest of this group, and still stop in time
-            return self._up()
+            self.arg = n
+            self.cyc = r.p[k]
+            return SEG_STEPS
+        if k == r.K:                # cruise
+            return self._steps(e if e < self._cruise_n else self._cruise_n, r.h[k])
+        top = r.b[k + 1]
+        if 2 * (top - j) <= e:      # the whole rest of this group, and still stop in time
+            if j != r.b[k]:
+                return self._up()       # from inside the group: a live chord
+            n = r.n[k]
+            self.j = top
+            self.k = k + 1
+            self.pos += n * self.s
+            self.arg = n
+            self.cyc = r.p[k]
+            return SEG_STEPS
+        if self.irq:
+            return SEG_LATER                    # the peak: live chords, in floats
         q = e >> 1
         if q:
-            n, per = r.chord(j, j + q)
-            self.pos += n * self.s
             self.j = j + q
-            return (SEG_STEPS, n, per)
-        self.pos += self.s                      # e == 1: the middle interval of the move
-        return (SEG_STEPS, 1, r.peak(j))
+            return self._steps(q, r.chord(j, j + q))
+        return self._steps(1, r.peak(j))        # e == 1: the middle interval of the move
 
     def _up(self):
         """Accelerate through the rest of the current group: its table word from its
@@ -184,37 +229,34 @@ class Planner:
         k = self.k
         top = r.b[k + 1]
         if j == r.b[k]:
-            n = r.n[k]
-            per = r.p[k]
-        else:
-            n, per = r.chord(j, top)
-        self.pos += n * self.s
+            self.j = top
+            self.k = k + 1
+            return self._steps(r.n[k], r.p[k])
+        if self.irq:
+            return SEG_LATER
         self.j = top
         self.k = k + 1
-        return (SEG_STEPS, n, per)
+        return self._steps(top - j, r.chord(j, top))
 
     def _down(self):
         """Brake one group (or back to a boundary); from crossing 0, the last step."""
         r = self.ramp
         j = self.j
         if j == 0:
-            self.pos += self.s
+            self._steps(1, r.t0)
             self.s = 0
             self.at_rest = True
-            return (SEG_STEPS, 1, r.t0)
+            return SEG_STEPS
         k = self.k
         b = r.b[k]
         if j == b:
-            k -= 1
-            self.k = k
-            n = r.n[k]
-            per = r.p[k]
-            b = r.b[k]
-        else:
-            n, per = r.chord(b, j)
-        self.pos += n * self.s
+            self.j = r.b[k - 1]
+            self.k = k - 1
+            return self._steps(r.n[k - 1], r.p[k - 1])
+        if self.irq:
+            return SEG_LATER
         self.j = b
-        return (SEG_STEPS, n, per)
+        return self._steps(j - b, r.chord(b, j))
 
     def _track(self):
         """One word toward the target: accelerate a group, hold, or brake a group. All
@@ -231,20 +273,45 @@ class Planner:
             # whole step; a reading a step away restarts tracking
             self.target = (self.tgt_x16 + 8) >> 4
             self.mode = MODE_MOVE
-            return self.next_segment()
+            return self.next_word()
         vd = self._vdes16(e16) * s          # desired speed along the motion
-        if vd <= 0:
-            return self._down()
         vj = r.v[k]
-        if j < r.J and vd >= (vj + r.v[k + 1]) >> 1:
-            return self._up()
-        if j > 0 and vd <= (vj + r.v[k if j > r.b[k] else k - 1]) >> 1:
+        b = r.b
+        if vd > 0:
+            if j < r.J and vd >= (vj + r.v[k + 1]) >> 1:
+                if j != b[k]:
+                    return self._up()
+                n = r.n[k]                  # a whole table word up (inline: the hot path)
+                self.j = b[k + 1]
+                self.k = k + 1
+                self.pos += n * s
+                self.arg = n
+                self.cyc = r.p[k]
+                return SEG_STEPS
+            if not (j > 0 and vd <= (vj + r.v[k if j > b[k] else k - 1]) >> 1):
+                n = vj * TRACK_HOLD_MS // 1000      # hold this speed
+                n = 1 if n < 1 else (MAX_N if n > MAX_N else n)
+                if j == b[k]:
+                    self.pos += n * s
+                    self.arg = n
+                    self.cyc = r.h[k]
+                    return SEG_STEPS
+                if self.irq:
+                    return SEG_LATER
+                return self._steps(n, int(self.freq / r.speed_at(j) + 0.5))   # rare: off a boundary
+        if j == 0 or j != b[k]:
             return self._down()
-        n = _clip(vj * TRACK_HOLD_MS // 1000)
+        k -= 1                              # a whole table word down (inline)
+        n = r.n[k]
+        self.j = b[k]
+        self.k = k
         self.pos += n * s
-        if j == r.b[k]:
-            return (SEG_STEPS, n, r.h[k])
-        return (SEG_STEPS, n, int(self.freq / r.speed_at(j) + 0.5))    # rare: off a boundary
+        self.arg = n
+        self.cyc = r.p[k]
+        return SEG_STEPS
+        if self.irq:
+            return SEG_LATER
+        return self._steps(n, int(self.freq / r.speed_at(j) + 0.5))    # rare: off a boundary
 
     def _vdes16(self, e16):
         """Signed speed (steps/s) the tracking law asks for at error e16 (1/16 steps):
@@ -257,7 +324,21 @@ class Planner:
         corr = (self.track_gain * ae) >> 4
         if ae > self._lin16:                # beyond the linear zone: the square root bounds
             half = ae >> 5
-            lim = r.v[r.group_of(half if half < r.J else r.J)]
+            j = half if half < r.J else r.J
+            # the group of crossing j: searched from the last one (errors change little
+            # from word to word; a bisection costs a quarter of a word's time)
+            g = self._lim_g
+            b = r.b
+            if g < r.K and b[g + 1] <= j:
+                g += 1
+                if g < r.K and b[g + 1] <= j:
+                    g = r.group_of(j)
+            elif b[g] > j:
+                g -= 1
+                if b[g] > j:
+                    g = r.group_of(j)
+            self._lim_g = g
+            lim = r.v[g]
             if lim < corr:
                 corr = lim
         v = self.tgt_v + (corr if e16 >= 0 else -corr)
@@ -270,7 +351,7 @@ class Planner:
             d = self.target - self.pos
             if d == 0:
                 self.mode = MODE_IDLE
-                return None
+                return SEG_NONE
             s = 1 if d > 0 else -1
             if self.jerk > 0:
                 return self._sc_begin(d * s, s)
@@ -278,17 +359,22 @@ class Planner:
             e16 = self.tgt_x16 - (self.pos << 4)
             if (-TRACK_RESTART16 <= e16 <= TRACK_RESTART16
                     and -TRACK_STILL_V < self.tgt_v < TRACK_STILL_V):
-                return None                  # on a still target (hysteresis: no dithering)
+                return SEG_NONE              # on a still target (hysteresis: no dithering)
             s = 1 if (e16 + (self.tgt_v << 4) // 50) > 0 else -1    # where it is in 20 ms
             if self._vdes16(e16) * s <= 0:
-                return None
+                return SEG_NONE
         else:
-            return None
+            return SEG_NONE
         self.at_rest = False
         self.s = s
         self.j = 0
         self.k = 0
-        return (SEG_DIR, 1 if s > 0 else 0, r.t0)
+        return self._dir(s, r.t0)
+
+    def _dir(self, s, cyc):
+        self.arg = 1 if s > 0 else 0
+        self.cyc = cyc
+        return SEG_DIR
 
     # ---- jerk-limited moves ------------------------------------------------------------
     def _sc_begin(self, d, s):
@@ -301,16 +387,15 @@ class Planner:
         self.s = s
         self.j = 0
         self.k = 0
-        return (SEG_DIR, 1 if s > 0 else 0, sm.t0)
+        return self._dir(s, sm.t0)
 
-    def _sc_segment(self, sm):
-        n, per = sm.next_word()
-        self.pos += n * self.s
+    def _sc_word(self, sm):
+        self._steps(sm.next_word(), sm.per)
         if sm.phase == SM_DONE:
             self.s = 0
             self.at_rest = True
             self._sc = None
-        return (SEG_STEPS, n, per)
+        return SEG_STEPS
 
     def _leave_scurve(self):
         sm = self._sc

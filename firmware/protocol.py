@@ -4,9 +4,10 @@ commands in. See docs/protocol.md.
 Events:   {"t": <uptime us>, "ev": "<name>", ...fields}
 Replies:  {"t": ..., "re": "<command>", "ok": true, ...}  or  {"t": ..., "re": ..., "error": "<why>"}
 
-The writer never blocks the rest of the firmware: lines wait in a bounded queue that a
-task drains to stdout; if the host does not read, the oldest lines are dropped and a
-`lost` event with their count goes out before the next line.
+The writer never blocks the rest of the firmware: a line goes out at once as far as the
+USB takes it, the rest waits in a bounded queue that a task drains to stdout; if the
+host does not read, the oldest lines are dropped and a `lost` event with their count
+goes out before the next line.
 
 Why chunks. On rp2 the USB CDC reports writable as soon as one byte of its 256-byte TX
 FIFO is free, and a write that does not fit waits up to 500 ms for the host
@@ -87,7 +88,12 @@ class Clock:
 
 
 class Out:
-    """Bounded, non-blocking line output."""
+    """Bounded, non-blocking line output. The service loop writes the lines a pass made
+    at the end of that pass (pump()), as far as the USB TX FIFO takes them: after the
+    pass's own work, so a shot or a step never waits for an event line; what the FIFO does
+    not take waits in the queue for the writer task. (Written only by that task until
+    December 2026, a line waited for the event loop to get round to it: 25-45 ms late
+    during the fastest moves on the `rp2040` target.)"""
 
     def __init__(self, clock, stream=None):
         self.clock = clock
@@ -96,6 +102,11 @@ class Out:
         self.dropped = 0
         self.sent = 0
         self.flag = asyncio.ThreadSafeFlag()
+        self._out = None                # the stream and its poller, at the first write
+        self._poller = None
+        self._line = b""                # the line being written, padded to whole chunks
+        self._pos = 0                   # bytes of it written
+        self._pumping = False           # (an event made while a write runs waits its turn)
 
     def _put(self, d):
         line = json.dumps(d)
@@ -103,7 +114,7 @@ class Out:
             self.q.pop(0)
             self.dropped += 1
         self.q.append(line)
-        self.flag.set()
+        self.flag.set()                 # the writer task, if no pump() comes first
 
     def event(self, name, t=None, **fields):
         if t is None:
@@ -122,44 +133,49 @@ class Out:
     def error(self, cmd, why):
         self.reply(cmd, error=str(why))
 
+    def pump(self):
+        """Write queued lines, CHUNK bytes at a time, each only when the stream polls
+        writable (see the module docstring): never waits. True when all is written."""
+        if self._pumping:
+            return False
+        self._pumping = True
+        try:
+            if self._out is None:
+                self._out = self.stream or getattr(sys.stdout, "buffer", sys.stdout)
+                self._poller = select.poll()
+                self._poller.register(self._out, select.POLLOUT)
+            while True:
+                if self._pos >= len(self._line):
+                    if not self.q and not self.dropped:
+                        return True
+                    self._line = self._next_line()
+                    self._pos = 0
+                if not self._poller.poll(0):
+                    return False
+                p = self._pos
+                self._out.write(self._line[p:p + CHUNK])
+                self._pos = p + CHUNK
+                if self._pos >= len(self._line):
+                    self.sent += 1
+        finally:
+            self._pumping = False
+
     async def writer(self):
-        """Drain the queue to the USB serial without ever blocking: CHUNK bytes at a
-        time, each only when the stream polls writable (see the module docstring)."""
-        out = self.stream or getattr(sys.stdout, "buffer", sys.stdout)
-        poller = select.poll()
-        poller.register(out, select.POLLOUT)
-        buf = bytearray(CHUNK)
-        line = b""
-        pos = 0
+        """What pump() could not write at once: retried while the host is not reading."""
         while True:
-            if pos >= len(line):
-                if not self.q and not self.dropped:
-                    await self.flag.wait()
-                    continue
-                line = self._next_line()
-                pos = 0
-            if not poller.poll(0):
+            if self.pump():
+                await self.flag.wait()
+            else:
                 await asyncio.sleep_ms(WRITE_RETRY_MS)
-                continue
-            n = len(line) - pos
-            if n >= CHUNK:
-                out.write(line[pos:pos + CHUNK])
-                pos += CHUNK
-                continue
-            # the line's tail: pad to a whole chunk, newline last
-            buf[:n - 1] = line[pos:len(line) - 1]
-            for i in range(n - 1, CHUNK - 1):
-                buf[i] = 32
-            buf[CHUNK - 1] = 10
-            out.write(bytes(buf))
-            pos = len(line)
-            self.sent += 1
-            await asyncio.sleep_ms(0)       # one line per turn: the service loop goes first
 
     def _next_line(self):
+        """The next line as bytes, its last chunk padded with spaces before its newline."""
         if self.dropped:
             n = self.dropped
             self.dropped = 0
-            return json.dumps({"t": self.clock.uptime(time.ticks_us()), "ev": "lost",
-                               "lines": n}).encode() + b"\n"
-        return self.q.pop(0).encode() + b"\n"
+            line = json.dumps({"t": self.clock.uptime(time.ticks_us()), "ev": "lost",
+                               "lines": n})
+        else:
+            line = self.q.pop(0)
+        b = line.encode()
+        return b + b" " * (-(len(b) + 1) % CHUNK) + b"\n"

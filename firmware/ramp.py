@@ -146,10 +146,10 @@ class Ramp:
         return sqrt(2 * self.a * x)
 
     def chord(self, j0, j1):
-        """(steps, period in cycles) of one word covering crossings j0..j1-1 (j0 < j1 <=
-        J): the live form of a group, for the parts of a move off the table's boundaries."""
-        k = j1 - j0
-        return k, int(self.span(j0 + 0.5, j1 + 0.5) * self.freq / k + 0.5)
+        """Period in cycles of one word of j1 - j0 steps covering crossings j0..j1-1 (j0 <
+        j1 <= J): the live form of a group, for the parts of a move off the table's
+        boundaries."""
+        return int(self.span(j0 + 0.5, j1 + 0.5) * self.freq / (j1 - j0) + 0.5)
 
     def peak(self, m):
         """Cycles between the two crossings of index m either side of a peak at m + 1

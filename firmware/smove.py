@@ -81,6 +81,10 @@ class SMove:
             self.hc = 2 * sc.between(c, sc.state(c), d / 2, sc.state(d / 2)) * freq
         else:
             self.hc = freq / (vt if self.capped else sc.vlim)
+        # the cruise in integers (1/16 cycles): a float per word is a heap object on a Pico
+        self._hc16 = int(self.hc * 16 + 0.5)
+        self._carry16 = int(self._carry * 16)
+        self.per = 0                            # the last word's period (cycles)
         n = int(vt * chunk_s)
         self._cruise_n = 1 if n < 1 else (MAX_N if n > MAX_N else n)
         self.t0 = int(sc.span(0.0, 0.5) * freq + 0.5)   # rest -> crossing 0 (and back)
@@ -138,26 +142,29 @@ class SMove:
         return True
 
     def next_word(self):
-        """(steps, period in cycles) of the next word; self.phase is _DONE after the last
-        (its period is the time from the last step to rest)."""
+        """Steps of the next word (its period in cycles in self.per: no tuple per word);
+        self.phase is _DONE after the last (its period is the time from the last step to
+        rest)."""
         ph = self.phase
         if ph == _UP:
             k = self.k
             self.k = k + 1
             if k + 1 == self.m_words():
                 self.phase = _CRUISE
-            return self.b[k + 1] - self.b[k], self.p[k]
+            self.per = self.p[k]
+            return self.b[k + 1] - self.b[k]
         if ph == _CRUISE:
             left = self.left
             if left > 0:
                 n = left if left < self._cruise_n else self._cruise_n
-                cyc = n * self.hc + self._carry
-                per = int(cyc / n + 0.5)
+                cyc16 = n * self._hc16 + self._carry16
+                per = (cyc16 + 8 * n) // (16 * n)
                 if per < self._hmin:
                     per = self._hmin
-                self._carry = cyc - per * n
+                self._carry16 = cyc16 - 16 * per * n
                 self.left = left - n
-                return n, per
+                self.per = per
+                return n
             self.k = self.m_words()
             self.phase = _DOWN if self.k > 0 else _LAST
             return self.next_word()
@@ -166,9 +173,11 @@ class SMove:
             self.k = k
             if k == 0:
                 self.phase = _LAST
-            return self.b[k + 1] - self.b[k], self.p[k]
+            self.per = self.p[k]
+            return self.b[k + 1] - self.b[k]
         self.phase = _DONE
-        return 1, self.t0
+        self.per = self.t0
+        return 1
 
     def m_words(self):
         return len(self.p)

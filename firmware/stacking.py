@@ -6,7 +6,7 @@ features.Features, which aborts it on any button press.
 
 import time
 
-JOB = 2                 # this job's id in features.Features
+JOB = 2                 # this job's id in features.Features (features.STACK)
 
 
 class Stack:

@@ -36,14 +36,15 @@ class Trigger:
     times both)."""
 
     def __init__(self, focus_pin, shutter_pin, focus_active, shutter_active, s2_pin=None,
-                 s2_active=0, freq=125000000, hw_shutter=True, s2_settled=None, timers=None):
+                 s2_active=0, freq=125000000, hw_shutter=True, timers=None):
         import rp2
         import pio_shutter
         self._fon = focus_active
         self._son = shutter_active
         self._s2 = s2_pin
         self._s2_active = s2_active
-        self._s2_settled = s2_settled   # fn() -> True once S2's debounce window closed
+        self._s2_dirty = b"\x01"       # S2's debounce window is open while [_s2_di] is
+        self._s2_di = 0                 # set (watch_bounce: until then, never settled)
         self._sm = rp2.StateMachine(SHUTTER_SM, pio_shutter.shutter_program, freq=freq,
                                     in_base=s2_pin, set_base=focus_pin)
         self._sm.active(1)          # waits disarmed; exec'd line changes work in any state
@@ -83,26 +84,35 @@ class Trigger:
         """May a full press fire at once? With hw, the state machine then watches S2; it is
         not started while S2 is closed (a button held since boot never fires) or still
         bouncing after a release (a bounce is not a press): rearm() retries later."""
-        # with IRQs off (a few us; the PIO still fires at the contact meanwhile): the S2
-        # handler (fire_irq) takes the state machine's word and clears sm_armed, so a
-        # press landing between the checks and the put would be armed for again, with
-        # the contact closed (a second word, read later as a shot that never was)
+        # with IRQs off (the PIO still fires at the contact meanwhile): the S2 handler
+        # (fire_irq) takes the state machine's word and clears sm_armed, so a press
+        # landing between the checks and the put would be armed for again, with the
+        # contact closed (a second word, read later as a shot that never was). What an
+        # IRQ cannot change is settled before: the section delays every press stamp that
+        # lands in it (38 us on the virtual Pico with a method call inside; ~10 now).
+        s2 = self._s2
+        ok = on and self.hw and s2 is not None
+        dirty = self._s2_dirty
+        di = self._s2_di
         irq = machine.disable_irq()
         self.armed = on
-        s2 = self._s2
-        want = (on and self.hw and not self.firing and s2 is not None
-                and s2.value() != self._s2_active
-                and (self._s2_settled is None or self._s2_settled()))
-        if want and not self.sm_armed:
-            sm = self._sm
-            while sm.rx_fifo():
-                sm.get()
-            sm.put(1)
-            self.sm_armed = True
-        elif not want and self.sm_armed:
+        if ok and not self.firing and not dirty[di] and s2.value() != self._s2_active:
+            if not self.sm_armed:
+                sm = self._sm
+                while sm.rx_fifo():
+                    sm.get()
+                sm.put(1)
+                self.sm_armed = True
+        elif self.sm_armed:
             self._sm.restart()
             self.sm_armed = False
         machine.enable_irq(irq)
+
+    def watch_bounce(self, dirty, idx):
+        """S2's debounce state: dirty[idx] is set while its window is open (inputs.dirty);
+        the state machine is never armed on a contact still bouncing."""
+        self._s2_dirty = dirty
+        self._s2_di = idx
 
     def rearm(self):
         """Main loop: start the state machine if arming had to wait for S2 to settle."""

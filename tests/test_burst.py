@@ -1,7 +1,12 @@
 """Burst frames keep their schedule when the main loop is late (issue 11's soaks: a frame
 timed by a loop pass came after its hold had ended). The frame and the pulse's end come
 from soft-timer hard IRQs (firmware/trigger.py); the virtual Pico's CPU model is scaled
-up here to make the loop as late as a loaded RP2040's."""
+up here to make the loop as late as a loaded RP2040's.
+
+One-shot AF (locked once achieved), pressed after boot (~130 ms with the CPU ten times slower): servo AF cannot
+plan its words in time on a CPU that slow (a word costs longer than it lasts), and until
+December 2026 these tests pressed AF-ON at 100 ms, "held at boot", so no AF ran at all.
+Servo + burst at a real RP2040's speed is tests/test_rp2040.py::test_smoke_servo_burst."""
 
 from vpico import run
 
@@ -12,10 +17,10 @@ PULSE_MS = 30
 
 def burst(hold_ms, scale, press_at=500):
     raw = {"duration_ms": press_at + hold_ms + 400,
-           "config": {"af_mode": "servo", "drive": "continuous", "burst_fps": FPS,
+           "config": {"af_mode": "one_shot", "drive": "continuous", "burst_fps": FPS,
                       "shutter_pulse_ms": PULSE_MS},
            "subject_mm": [[0, 4000], [200, 4000], [press_at + hold_ms + 300, 1000]],
-           "presses": [{"input": "af_on", "at_ms": 100, "hold_ms": press_at + hold_ms + 200},
+           "presses": [{"input": "af_on", "at_ms": 250, "hold_ms": press_at + hold_ms},
                        {"input": "shutter_full", "at_ms": press_at, "hold_ms": hold_ms}]}
     return run(raw, extra_setup={"cpu_scale": scale})
 
@@ -29,7 +34,9 @@ def test_frames_keep_their_schedule_with_a_loop_ten_times_slower():
     # a loop-timed burst was 8-12 ms late here; soft timers count whole ms
     assert all(-1 <= x <= 3 for x in late_ms), late_ms
     pulses = [(f - r) / 1e6 for r, f in zip(shots, ends)]
-    assert all(PULSE_MS <= p <= PULSE_MS + 3 for p in pulses), pulses
+    # whole-ms soft timers end a pulse 0-2 ms late; here the end handler's own Python
+    # and the main loop's IRQs-off sections it may wait behind are ten times slower too
+    assert all(PULSE_MS <= p <= PULSE_MS + 3.5 for p in pulses), pulses
     assert [e["cause"] for e in res.ev("exposure")] == ["irq"] + ["burst"] * 11
 
 

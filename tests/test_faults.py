@@ -90,7 +90,8 @@ def test_limit_switch_during_af_is_an_af_error_not_focus_achieved():
     assert len(hit) == 1 and hit[0]["moving"]
     assert not res.ev("af_achieved") and not res.ev("af_lock") and not res.ev("exposure")
     err = res.ev("af_error")
-    assert len(err) == 1 and err[0]["why"] == "halted" and err[0]["t"] >= hit[0]["t"] - 1000
+    contact = [e["t"] for e in res.ev("press") if e["input"] == "home"]
+    assert len(err) == 1 and err[0]["why"] == "halted" and err[0]["t"] >= contact[0]
     assert [e["why"] for e in res.ev("shot_refused")] == ["focus_not_achieved"]
     assert res.ev("af_state")[-1]["state"] == "idle"
     assert not tr.rising("cam_shutter")

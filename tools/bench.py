@@ -208,11 +208,11 @@ m.move_to(N)
 fw = 0
 calls = [0]
 segs = [0]
-ns = m.plan.next_segment
+ns = m.plan.next_word
 def cnt():
     segs[0] += 1
     return ns()
-m.plan.next_segment = cnt
+m.plan.next_word = cnt
 while True:
     calls[0] += 1
     t0 = wall(); w = m.service(); fw += wall() - t0

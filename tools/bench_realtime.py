@@ -3,6 +3,7 @@ rp2040 target (the official MicroPython v1.28.0 UF2 on an emulated RP2040).
 
     python tools/bench_realtime.py                  both targets
     python tools/bench_realtime.py --target virtual one of them
+    python tools/bench_realtime.py --only memory    one section (motion, servo, shutter, memory)
 
 All figures are emulated or virtual time, never host time, so they repeat exactly on a
 noisy host; the last column is rp2040 / virtual (the CPU model's calibration, issue 10 #5).
@@ -43,8 +44,14 @@ def runner_for(target):
     return runner
 
 
+CPU_SCALE = None       # --cpu-scale: the virtual Pico's CPU model scaled (calibration runs)
+
+
 def run(target, raw):
-    res = runner_for(target).run(scn.validate(raw))
+    if CPU_SCALE is not None and target == "virtual":
+        res = runner_for(target).run(scn.validate(raw), extra_setup={"cpu_scale": CPU_SCALE})
+    else:
+        res = runner_for(target).run(scn.validate(raw))
     return res, trace_mod.from_run(res)
 
 
@@ -157,13 +164,20 @@ SECTIONS = (motion, servo, shutter, memory)
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--target", choices=("virtual", "rp2040", "both"), default="both")
+    ap.add_argument("--only", choices=[f.__name__ for f in SECTIONS], action="append",
+                    help="run these sections only (repeatable)")
+    ap.add_argument("--cpu-scale", type=float, help="the virtual Pico's CPU model times this "
+                    "(calibration runs: docs/virtual_pico.md)")
     args = ap.parse_args()
+    global CPU_SCALE
+    CPU_SCALE = args.cpu_scale
+    sections = [f for f in SECTIONS if not args.only or f.__name__ in args.only]
     targets = ["virtual", "rp2040"] if args.target == "both" else [args.target]
     figs = {}
     for target in targets:
         out = {}
         t0 = time.time()
-        for section in SECTIONS:
+        for section in sections:
             print(f"[{target}] {section.__name__} ...", file=sys.stderr, flush=True)
             try:
                 section(target, out)

@@ -81,6 +81,8 @@ class Kernel:
         self.wake = False               # set when something the firmware may wait on happened
         self.trace_fn = None            # fn(t_ns, sig, value) or None
         self.in_irq = False
+        self.preempt_ok = False         # the running handler is PendSV-priority (soft timer)
+        self._held = False              # vphook.hold is on (a handler runs)
         self.heap_locked = False        # a hard handler runs (see hw())
         self.irq_count = 0
         self.irq_alloc_errors = 0
@@ -203,7 +205,9 @@ class Kernel:
         happens now, between two of its bytecodes (an IRQ preempts the main program)."""
         w = self.hw()
         self.catch_up()
-        if not self.in_irq:         # hard IRQs do not nest; they run after the handler
+        # hard IRQs do not nest (they run after the handler), except that a soft timer's
+        # callback runs in PendSV, the lowest priority: a GPIO interrupt preempts it
+        if not self.in_irq or self.preempt_ok:
             self.advance_to(self.now)
         self._arm()
         self.hw_done(w)
@@ -467,11 +471,17 @@ class Kernel:
         """An interrupt came due while disabled: fn(arg) runs at enable_irq()."""
         self._held_irqs.append((fn, arg))
 
-    def run_handler(self, handler, arg, hard):
+    def run_handler(self, handler, arg, hard, preemptible=False):
         """Run an interrupt handler the way the board would (hard: heap locked). A soft
         one is scheduled (micropython.schedule, as rp2's mp_sched_schedule): it runs in
         the main program's context at its next bytecode, where hard IRQs preempt it; run
-        here (as a handler) it held every hard IRQ until it returned."""
+        here (as a handler) it held every hard IRQ until it returned.
+        preemptible: a hard handler at PendSV priority (a soft timer's: rp2 runs
+        soft_timer_handler from PendSV at the lowest priority, ports/rp2/mphalport.c:250-254
+        and pendsv.c:50), which the other interrupts (GPIO) preempt between two of its
+        bytecodes; any other handler holds them until it returns. Until December 2026
+        every handler held them, and a press during the motion's refill IRQ was stamped
+        that IRQ's length late."""
         if not hard and micropython is not None and hasattr(micropython, "schedule"):
             try:
                 micropython.schedule(handler, arg)
@@ -481,9 +491,18 @@ class Kernel:
             return
         self.sync()
         self.irq_count += 1
+        was_irq = self.in_irq
+        was_ok = self.preempt_ok
+        was_held = self._held
         self.in_irq = True
+        self.preempt_ok = preemptible
+        nest_was = False
         if _vphook is not None:
             _vphook.hold(True)      # a collection in progress waits for the handler
+            self._held = True
+            if preemptible:
+                nest_was = _vphook.preemptible(True)
+                self._arm()         # the next event may land inside the handler
         err = None
         if hard and micropython is not None:
             micropython.heap_lock()
@@ -502,9 +521,13 @@ class Kernel:
                 handler(arg)
             except Exception as e:  # noqa: BLE001
                 err = e
-        self.in_irq = False
+        self.in_irq = was_irq
+        self.preempt_ok = was_ok
         if _vphook is not None:
-            _vphook.hold(False)
+            if preemptible:
+                _vphook.preemptible(nest_was)
+            _vphook.hold(was_held)
+            self._held = was_held
         self.wake = True
         if err is not None:
             self.irq_failed(err, hard)

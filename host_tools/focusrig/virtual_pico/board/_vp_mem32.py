@@ -28,7 +28,24 @@ def _pio_fdebug(addr):
 
 
 class _Mem32:
+    """Register reads and writes are C on a Pico: no heap, even in a hard handler (the
+    board's own Python runs with the handler's heap lock lifted: K.hw())."""
+
     def __getitem__(self, addr):
+        w = K.hw()
+        try:
+            return self._get(addr)
+        finally:
+            K.hw_done(w)
+
+    def __setitem__(self, addr, value):
+        w = K.hw()
+        try:
+            self._set(addr, value)
+        finally:
+            K.hw_done(w)
+
+    def _get(self, addr):
         b = _pio_fdebug(addr)
         if b >= 0:
             import rp2      # the board's rp2 (imported late: it imports the kernel too)
@@ -40,7 +57,7 @@ class _Mem32:
             return v
         return _vp_wdt.mem32_get(addr)
 
-    def __setitem__(self, addr, value):
+    def _set(self, addr, value):
         b = _pio_fdebug(addr)
         if b >= 0:
             import rp2

@@ -18,7 +18,9 @@ of soft timers, counted in whole `ticks_ms`, that one hardware alarm serves:
   served by another entry's alarm can run up to ~1 ms early; a periodic one is re-queued
   at expiry + delta (no drift); the alarm is then set for the earliest left.
 - PendSV is masked by `machine.disable_irq()` (PRIMASK): a due handler waits for
-  `enable_irq()`.
+  `enable_irq()`. It runs at the lowest priority (ports/rp2/pendsv.c:50, 66): a GPIO
+  interrupt preempts a hard timer callback between two of its bytecodes (the kernel's
+  run_handler(preemptible=True)), and PendSV never preempts itself.
 - softtimer.c:85-111 the handler walks a *local* copy of the heap and stores it back at
   the end: a `Timer.init()` or `deinit()` from inside a timer callback edits the heap it
   is about to overwrite (the timer is lost, or the heap corrupted). The virtual Pico stops
@@ -93,6 +95,8 @@ class SoftTimers:
         if not K.irq_enabled:
             K.hold(self._pendsv, None)      # PRIMASK: runs at enable_irq()
             return
+        if self.in_handler:
+            return          # PendSV does not preempt itself: the running pass reschedules
         now_ms = K.ticks_ms()
         due = [e for e in self.entries if _diff(e._expiry, now_ms) <= 0]
         due.sort(key=lambda e: _diff(e._expiry, now_ms))
@@ -168,4 +172,5 @@ class Timer:
             K.hw_done(w)
 
     def _dispatch(self):
-        K.run_handler(self._cb, self, self._hard)     # mp_irq_dispatch (softtimer.c:92)
+        # mp_irq_dispatch (softtimer.c:92), in PendSV: other interrupts preempt it
+        K.run_handler(self._cb, self, self._hard, preemptible=True)

@@ -33,6 +33,11 @@ static uint32_t alarm_at = 0xFFFFFFFFu; // run the callback when cycles reaches 
 static uint16_t weight[256];            // cycles per opcode
 static bool weights_set;
 static bool in_callback;
+// preemptible(True): the handler running inside the callback is a PendSV-priority one
+// (a soft timer's hard callback: ports/rp2/mphalport.c:250-254, pendsv.c:50 runs it at
+// the lowest priority), so a due IO/GPIO interrupt preempts it between two of its
+// bytecodes: the alarm may run nested. Cleared while the nested callback runs.
+static bool nest_ok;
 #define MAX_BOARD 24
 static mp_obj_dict_t *board_globals[MAX_BOARD];
 static size_t n_board;
@@ -75,7 +80,10 @@ static void run_alarm(void) {
     if (cb == MP_OBJ_NULL || cb == mp_const_none) {
         return;
     }
+    bool was_cb = in_callback;          // a nested alarm (inside a preemptible handler)
+    bool was_nest = nest_ok;
     in_callback = true;
+    nest_ok = false;
     #if MICROPY_ENABLE_SCHEDULER
     mp_sched_lock();    // a scheduled (soft) callback never runs inside the board's
     #endif              // alarm, which stands for an interrupt: only in thread mode
@@ -83,7 +91,8 @@ static void run_alarm(void) {
     #if MICROPY_ENABLE_SCHEDULER
     mp_sched_unlock();
     #endif
-    in_callback = false;
+    in_callback = was_cb;
+    nest_ok = was_nest;
 }
 
 // C work charged in one lump (a collection, a gc_info() heap scan: charge()) passes at
@@ -162,7 +171,7 @@ void focusrig_vm_tick(unsigned char opcode) {
     if (prof_i < MAX_PROF) {
         prof_c[prof_i] += w;
     }
-    if (cycles >= alarm_at && !in_callback) {
+    if (cycles >= alarm_at && (!in_callback || nest_ok)) {
         run_alarm();
     }
 }
@@ -277,6 +286,16 @@ static mp_obj_t vphook_hold(mp_obj_t flag) {
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(vphook_hold_obj, vphook_hold);
+
+// preemptible(flag) -> the previous flag: the board runs a PendSV-priority handler (see
+// nest_ok); its alarm may run between the handler's bytecodes. Returns the old value so
+// the board restores it.
+static mp_obj_t vphook_preemptible(mp_obj_t flag) {
+    bool was = nest_ok;
+    nest_ok = mp_obj_is_true(flag);
+    return mp_obj_new_bool(was);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(vphook_preemptible_obj, vphook_preemptible);
 
 // profile() -> [(module name, bytecode cycles charged, bytes allocated), ...]
 static mp_obj_t vphook_profile(void) {
@@ -511,6 +530,7 @@ static const mp_rom_map_elem_t vphook_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_gc_stats), MP_ROM_PTR(&vphook_gc_stats_obj) },
     { MP_ROM_QSTR(MP_QSTR_charge), MP_ROM_PTR(&vphook_charge_obj) },
     { MP_ROM_QSTR(MP_QSTR_hold), MP_ROM_PTR(&vphook_hold_obj) },
+    { MP_ROM_QSTR(MP_QSTR_preemptible), MP_ROM_PTR(&vphook_preemptible_obj) },
     { MP_ROM_QSTR(MP_QSTR_profile), MP_ROM_PTR(&vphook_profile_obj) },
     { MP_ROM_QSTR(MP_QSTR_fw_heap), MP_ROM_PTR(&vphook_fw_heap_obj) },
     { MP_ROM_QSTR(MP_QSTR_op_alloc), MP_ROM_PTR(&vphook_op_alloc_obj) },
