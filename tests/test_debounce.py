@@ -27,7 +27,8 @@ def test_chatter_never_makes_a_second_press(seed, bounce, gap, hold, debounce, i
     assert [k for k, _ in ev] == ["press", "release"] * 3, ev
     for (kind, t_us), p in zip(ev[0::2], presses):
         # eager: reported at the first contact edge plus the IRQ latency (20-25 us entry,
-        # then the handler's bytecodes up to its ticks_us() read; the main loop may see
-        # the level first when its window check coincides with it)
+        # then the handler's bytecodes up to its ticks_us() read, ~25 us at the rp2040's
+        # speed, and any IRQs-off section of the main loop it lands in, up to ~40 us; the
+        # main loop may see the level first when its window check coincides with it)
         lat = t_us - p["at_ms"] * 1000
-        assert 0 <= lat <= 60, lat
+        assert 0 <= lat <= 100, lat

@@ -72,6 +72,9 @@ def test_mpremote_deploys_and_firmware_answers_status(blank):
             s.write(b"status\n")
             try:
                 buf = read_until(s, b'"re": "status"', 1.0)
+                # the line arrives in 32-byte chunks: read on to its newline
+                while b"\n" not in buf[buf.index(b'"re": "status"'):]:
+                    buf += read_until(s, b"\n", 1.0)
                 break
             except AssertionError:
                 continue

@@ -101,8 +101,9 @@ def test_jig_playback_is_the_scenarios_seeded_edges(jig_run):
             assert abs(pt - wt) <= 1000, f"{name}: edge due {wt} ns played at {pt} ns"
 
 
-@JIG_CPU
 def test_hil_trace_from_capture_matches_emulation(jig_run):
+    # (an xfail until the CPU model ran at the rp2040's speed: the jig still captures
+    # late, test_jig_capture_timestamps_within_1us, but every edge this trace needs is kept)
     s, tr, out, _, wiring, pins = jig_run
     samples = hil.decode_capture([x for x in out if x.startswith("W ")], hil.VIRTUAL_FREQ)
     got = hil.capture_changes(samples, list(wiring["capture"]), pins)

@@ -303,7 +303,8 @@ def test_deploy_over_emulated_usb_onto_littlefs_then_status(tmp_path):
 
 XCHECK_SHOT_NS = 0.5e6      # release-priority exposure, rp2040 vs virtual Pico
 XCHECK_PULSE_NS = 3e6       # camera line pulse lengths / main-loop-driven edges
-XCHECK_AF_RATIO = 3.0       # AF (move) time, rp2040 at most this times the virtual Pico's
+XCHECK_AF_RATIO = 1.3       # AF (move) time: the targets within 30 % of each other (the
+                            # CPU model is calibrated against the rp2040 target: issue 10)
 XCHECK_FIRST_STEP_NS = 20e6
 FOCUS_EVENTS = ("af_start", "af_target", "af_achieved", "af_lock", "af_unlock", "af_error",
                 "shot_refused")
@@ -350,7 +351,7 @@ def test_cross_check_same_scenario_both_targets(name):
     for (r0, r1), (v0, v1) in zip(_pairs(rt, "cam_focus"), _pairs(vt, "cam_focus")):
         assert abs(r0 - v0) <= XCHECK_PULSE_NS and abs(r1 - v1) <= XCHECK_PULSE_NS, (r0, r1, v0, v1)
     for r, v in zip(ra.ev("af_achieved"), va.ev("af_achieved")):
-        assert v["ms"] <= r["ms"] <= XCHECK_AF_RATIO * v["ms"], (r["ms"], v["ms"])
+        assert v["ms"] / XCHECK_AF_RATIO <= r["ms"] <= XCHECK_AF_RATIO * v["ms"], (r["ms"], v["ms"])
     assert abs(rt.rising("step")[0] - vt.rising("step")[0]) <= XCHECK_FIRST_STEP_NS
     # focus priority: the shot follows focus on both
     for res, tr in ((ra, rt), (va, vt)):

@@ -13,7 +13,9 @@ from vpico import run
 def test_hung_service_loop_resets_the_board_outputs_inactive():
     fig = soak.watchdog("vpico", wd_ms=300)
     assert fig["boot_causes"] == ["power_on", "watchdog"]
-    assert 299 <= fig["reset_after_ms"] <= 302         # watchdog_ms after the last feed
+    # watchdog_ms after the last feed, which comes before the hang command's reply is
+    # stamped: 8.6 ms with the CPU model at the rp2040's speed (11.5 ms on the rp2040 target)
+    assert 300 - 15 <= fig["reset_after_ms"] <= 302
 
 
 def test_boot_event_reports_power_on_and_the_watchdog_timeout():

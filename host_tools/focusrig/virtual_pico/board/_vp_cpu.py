@@ -29,7 +29,7 @@ YIELD = 160         # generator / coroutine switch (asyncio)
 IMPORT = 400
 OTHER = 60
 
-SCALE = 1.0         # see docs/virtual_pico.md "CPU model": 1.8 matches the rp2040 target's press-to-shutter
+SCALE = 2.5         # calibrated against the rp2040 target: docs/virtual_pico.md "CPU model"
 
 # the heap's C work, in RP2040 cycles, not scaled (py/gc.c, hooked by the build): each
 # allocation (gc_alloc's block search; a float, tuple, dict or string of the firmware) and
