@@ -320,8 +320,8 @@ class Motion:
                 self._later_due = True
                 try:
                     micropython.schedule(self._later, None)
-                except RuntimeError:            # the queue is full: the ticker comes
-                    self._later_due = False
+                except Exception:   # noqa: BLE001 - the queue is full (RuntimeError, or a
+                    self._later_due = False     # MemoryError making it): the ticker comes
         finally:
             self.plan.irq = False
             self._lock = False

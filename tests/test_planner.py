@@ -169,3 +169,70 @@ def test_full_speed_s_curves_reuse_the_acceleration_half_built_at_config_time():
         sc = SCurve(d, 20000, 100000, 1e6)
         assert abs(total - sc.t_end) < 2e-6
         assert max(abs(t - sc.time_at(k + 0.5)) for k, (t, _) in enumerate(steps)) < p.tol_s * 1.1
+
+
+def _words_irq_first(p, retargets, limit=100000):
+    """Words as the refill IRQ and the main loop share them: each word is asked for in the
+    planner's irq mode first; on SEG_LATER the main loop plans it. Every `retargets[i]`
+    words, a new goal (i: move target or a servo reading)."""
+    out = []
+    later = 0
+    n = 0
+    while len(out) < limit:
+        if n in retargets:
+            retargets[n](p)
+        n += 1
+        p.irq = True
+        kind = p.next_word()
+        p.irq = False
+        if kind == pl.SEG_LATER:
+            later += 1
+            kind = p.next_word()
+        if kind == pl.SEG_NONE:
+            return out, later
+        out.append((kind, p.arg, p.cyc))
+    raise AssertionError("planner never finished")
+
+
+@settings(max_examples=60, deadline=None)
+@given(d=st.integers(1, 30000), d2=st.integers(-30000, 30000), at=st.integers(1, 60),
+       v=st.sampled_from([2000, 20000, 100000]), a=st.sampled_from([20000, 400000, 2000000]),
+       j=st.sampled_from([0.0, 2e9]))
+def test_irq_mode_plans_the_same_words_or_leaves_them_to_the_main_loop(d, d2, at, v, a, j):
+    # the refill IRQ (motion.py) plans with the heap locked: it must give exactly the
+    # words the main loop would, or SEG_LATER and change nothing (S-curve moves too)
+    def plain():
+        p = pl.Planner(v, a)
+        p.set_limits(v, a, j)
+        p.move_to(d)
+        return p
+    ref_p = plain()
+    ref = []
+    n = 0
+    while True:
+        if n == at:
+            ref_p.move_to(d2)
+        n += 1
+        s = ref_p.next_segment()
+        if s is None:
+            break
+        ref.append(s)
+    got, later = _words_irq_first(plain(), {at: lambda p: p.move_to(d2)})
+    assert got == ref
+    assert later >= 1           # at least the start from rest is the main loop's
+
+
+def test_irq_mode_leaves_floats_to_the_main_loop_in_servo():
+    p = pl.Planner(100000, 2000000)
+    seq = {0: lambda p: p.track16(3000 * 16, 0), 40: lambda p: p.track16(-2000 * 16, 5000),
+           90: lambda p: p.track16(-2010 * 16, 0)}
+    got, later = _words_irq_first(p, dict(seq), limit=400)
+    p2 = pl.Planner(100000, 2000000)
+    ref = []
+    for n in range(len(got)):
+        if n in seq:
+            seq[n](p2)
+        s = p2.next_segment()
+        assert s is not None
+        ref.append(s)
+    assert got == ref and later >= 1
