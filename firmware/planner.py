@@ -289,7 +289,7 @@ class Planner:
                 self.cyc = r.p[k]
                 return SEG_STEPS
             if not (j > 0 and vd <= (vj + r.v[k if j > b[k] else k - 1]) >> 1):
-                n = vj * TRACK_HOLD_MS // 1000      # hold this speed
+                n = vj * TRACK_HOLD_MS // 1000      # hold this speed (_clip, inline)
                 n = 1 if n < 1 else (MAX_N if n > MAX_N else n)
                 if j == b[k]:
                     self.pos += n * s
@@ -309,9 +309,6 @@ class Planner:
         self.arg = n
         self.cyc = r.p[k]
         return SEG_STEPS
-        if self.irq:
-            return SEG_LATER
-        return self._steps(n, int(self.freq / r.speed_at(j) + 0.5))    # rare: off a boundary
 
     def _vdes16(self, e16):
         """Signed speed (steps/s) the tracking law asks for at error e16 (1/16 steps):
