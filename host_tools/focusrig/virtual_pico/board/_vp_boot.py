@@ -51,7 +51,18 @@ def _install_asyncio_hook():
         fdpoll.unregister(s)
         return r[0][1] if r else 0
 
+    def want_of(sm):
+        return (POLLIN if sm[0] is not None else 0) | (POLLOUT if sm[1] is not None else 0)
+
     def wait_io_event(self, dt):
+        # a Pico's poll looks at its objects before it waits (extmod/modselect.c:400-411,
+        # the rp2 path): a ThreadSafeFlag an IRQ set while the loop ran is seen at once.
+        # Idling first waited for the next wake instead (up to a LiDAR frame, ~3 ms).
+        if dt != 0:
+            for sm in self.map.values():
+                if ready(sm[2], want_of(sm)):
+                    dt = 0
+                    break
         if K.probing:
             m0 = micropython.mem_total()
             K.idle(dt)
@@ -60,8 +71,7 @@ def _install_asyncio_hook():
             K.idle(dt)
         for sm in list(self.map.values()):
             s = sm[2]
-            want = (POLLIN if sm[0] is not None else 0) | (POLLOUT if sm[1] is not None else 0)
-            ev = ready(s, want)
+            ev = ready(s, want_of(sm))
             if not ev:
                 continue
             if ev & ~POLLOUT and sm[0] is not None:
