@@ -82,7 +82,8 @@ class Commands:
                     raise config.ConfigError("unknown config key %s" % json.dumps(key))
                 a.out.reply("config", key=key, value=a.cfg[key])
             else:
-                a.out.reply("config", config=a.cfg)
+                # a copy: the line is made when it is written, after later commands
+                a.out.reply("config", config=dict(a.cfg))
             return
         if sub == "set":
             if len(args) < 3:

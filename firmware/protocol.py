@@ -17,6 +17,7 @@ exactly full, polls not writable, and no write ever waits. A line's last chunk i
 with spaces before its newline (JSON readers ignore them).
 """
 
+import io
 import json
 import select
 import sys
@@ -87,51 +88,99 @@ class Clock:
         return self._base + time.ticks_diff(t, self._ref)
 
 
+_PAD = memoryview(b" " * (CHUNK - 1) + b"\n")     # a line's padding: its last k + 1 bytes
+LINE_BUF = 256              # the line buffer's size (most lines are 64-160 bytes)
+_EV = b', "ev": '
+_RE = b', "re": '
+
+
 class Out:
-    """Bounded, non-blocking line output. The service loop writes the lines a pass made
-    at the end of that pass (pump()), as far as the USB TX FIFO takes them: after the
-    pass's own work, so a shot or a step never waits for an event line; what the FIFO does
-    not take waits in the queue for the writer task. (Written only by that task until
-    December 2026, a line waited for the event loop to get round to it: 25-45 ms late
-    during the fastest moves on the `rp2040` target.)"""
+    """Bounded, non-blocking line output. An event or reply is queued as it happens, as
+    its fields; it is made into a line only when it is written: by the service loop at the
+    end of the pass that made it (pump()), after the pass's own work, so a shot or a step
+    never waits for an event line; what the USB TX FIFO does not take waits for the
+    writer task. (Lines were made as events happened until December 2026: on the
+    `rp2040` target focus priority's shot waited 2.9 ms for the four lines made before it;
+    and written only by the writer task, a line waited for the event loop to get round to
+    it: 25-45 ms late during the fastest moves.)
+
+    Allocation (issue 10: a steady servo + burst allocates at most 10 KB/s). Per line
+    only the caller's keyword dict, a 4-item tuple and the padding's memoryview are new. The JSON goes into one
+    reused BytesIO (json.dump to a stream allocates nothing), then into one reused line
+    buffer, padded there, and is written from it with write(buf, off, n): no string, no
+    slice. (json.dumps, encode(), the padding's concatenations and a slice per chunk made
+    ~1 KB of garbage per line: ~10 KB/s in a 10 fps burst on the rp2040 target.)"""
 
     def __init__(self, clock, stream=None):
         self.clock = clock
         self.stream = stream
-        self.q = []
+        self.q = []                     # (key, name, uptime, fields) to write, oldest first
         self.dropped = 0
         self.sent = 0
         self.flag = asyncio.ThreadSafeFlag()
         self._out = None                # the stream (and its poller's registration), at
         self._poller = select.poll()    # the first write
-        self._line = b""                # the line being written, padded to whole chunks
+        bio = self._bio = io.BytesIO(LINE_BUF)      # where a line's JSON is made
+        # its methods, bound once (the rp2 stubs, v1.28.0, give BytesIO none)
+        self._seek = bio.seek  # type: ignore
+        self._write = bio.write  # type: ignore
+        self._tell = bio.tell  # type: ignore
+        self._readinto = bio.readinto  # type: ignore
+        self._buf = bytearray(LINE_BUF)     # the line being written (a longer one gets its own)
+        self._line = self._buf
+        self._len = 0                   # its length (padded, with the newline)
         self._pos = 0                   # bytes of it written
         self._pumping = False           # (an event made while a write runs waits its turn)
 
-    def _put(self, d):
-        line = json.dumps(d)
+    def _put(self, key, name, t, fields):
         if len(self.q) >= MAX_QUEUED:
             self.q.pop(0)
             self.dropped += 1
-        self.q.append(line)
+        self.q.append((key, name, self.clock.uptime(t), fields))
         self.flag.set()                 # the writer task, if no pump() comes first
 
     def event(self, name, t=None, **fields):
-        if t is None:
-            t = time.ticks_us()
-        d = {"t": self.clock.uptime(t), "ev": name}
-        d.update(fields)
-        self._put(d)
+        self._put(_EV, name, time.ticks_us() if t is None else t, fields)
 
     def reply(self, cmd, **fields):
-        d = {"t": self.clock.uptime(time.ticks_us()), "re": cmd}
-        if "error" not in fields:
-            d["ok"] = True
-        d.update(fields)
-        self._put(d)
+        self._put(_RE, cmd, time.ticks_us(), fields)
 
     def error(self, cmd, why):
         self.reply(cmd, error=str(why))
+
+    def _make(self, key, name, t, fields):
+        """The line {"t": t, <key> name, ["ok": true,] **fields} into self._line, padded to
+        whole CHUNKs; its length into self._len. A reply without "error" gets "ok"."""
+        bio = self._bio
+        seek = self._seek
+        write = self._write
+        tell = self._tell
+        seek(0)
+        write(b'{"t": ')
+        json.dump(t, bio)
+        write(key)
+        json.dump(name, bio)
+        if key is _RE and "error" not in fields:
+            write(b', "ok": true')
+        if fields:
+            p = tell()
+            json.dump(fields, bio)          # {"a": 1, ...}: its "{" becomes ","
+            e = tell()
+            seek(p)
+            write(b",")
+            seek(e)
+        else:
+            write(b"}")
+        n = tell()
+        pad = -(n + 1) % CHUNK
+        write(_PAD[CHUNK - 1 - pad:])
+        n += pad + 1
+        line = self._buf if n <= LINE_BUF else bytearray(n)
+        seek(0)
+        self._readinto(line, n)
+        self._line = line
+        self._len = n
+        self._pos = 0
 
     def pump(self):
         """Write queued lines, CHUNK bytes at a time, each only when the stream polls
@@ -145,17 +194,16 @@ class Out:
                 out = self._out = self.stream or getattr(sys.stdout, "buffer", sys.stdout)
                 self._poller.register(out, select.POLLOUT)
             while True:
-                if self._pos >= len(self._line):
+                if self._pos >= self._len:
                     if not self.q and not self.dropped:
                         return True
-                    self._line = self._next_line()
-                    self._pos = 0
+                    self._next_line()
                 if not self._poller.poll(0):
                     return False
                 p = self._pos
-                out.write(self._line[p:p + CHUNK])
+                out.write(self._line, p, CHUNK)  # type: ignore  (write(buf, off, n): py/stream.c)
                 self._pos = p + CHUNK
-                if self._pos >= len(self._line):
+                if self._pos >= self._len:
                     self.sent += 1
         finally:
             self._pumping = False
@@ -169,13 +217,11 @@ class Out:
                 await asyncio.sleep_ms(WRITE_RETRY_MS)
 
     def _next_line(self):
-        """The next line as bytes, its last chunk padded with spaces before its newline."""
+        """Make the next line (a `lost` line first when lines were dropped)."""
         if self.dropped:
             n = self.dropped
             self.dropped = 0
-            line = json.dumps({"t": self.clock.uptime(time.ticks_us()), "ev": "lost",
-                               "lines": n})
+            self._make(_EV, "lost", self.clock.uptime(time.ticks_us()), {"lines": n})
         else:
-            line = self.q.pop(0)
-        b = line.encode()
-        return b + b" " * (-(len(b) + 1) % CHUNK) + b"\n"
+            key, name, t, fields = self.q.pop(0)
+            self._make(key, name, t, fields)
