@@ -31,8 +31,11 @@ def test_frames_keep_their_schedule_with_a_loop_ten_times_slower():
     ends = tr.falling("cam_shutter")
     assert len(shots) == 12 == len(res.ev("exposure"))       # 0, 125, ... 1375 ms
     late_ms = [(t - shots[0]) / 1e6 - FRAME_MS * i for i, t in enumerate(shots)]
-    # a loop-timed burst was 8-12 ms late here; soft timers count whole ms
-    assert all(-1 <= x <= 3 for x in late_ms), late_ms
+    # a loop-timed burst was 8-12 ms late here. Soft timers count whole ms (0-2 ms late),
+    # and the frame handler's Python (and the IRQs-off sections it may wait behind) is ten
+    # times slower too: up to 3.3 ms measured, by the phase of the loop against the ms
+    # ticks (which moved with the checkout's path: see docs/virtual_pico.md)
+    assert all(-1 <= x <= 3.5 for x in late_ms), late_ms
     pulses = [(f - r) / 1e6 for r, f in zip(shots, ends)]
     # whole-ms soft timers end a pulse 0-2 ms late; here the end handler's own Python
     # and the main loop's IRQs-off sections it may wait behind are ten times slower too
