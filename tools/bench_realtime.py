@@ -16,9 +16,11 @@ noisy host; the last column is rp2040 / virtual (the CPU model's calibration, is
 - host link: the worst delay from an event's time stamp to its line reaching the host,
   over the runs with moves;
 - CPU: busy fraction during the 20,000-step move (the move run against the same run
-  without the move);
+  without the move, plus the idle load) and idle (two runs without moves, 900 and 500 ms,
+  differenced: the boot drops out);
 - memory: heap after boot, allocation in steady servo + a 10 fps burst (status's
-  mem_before_gc over 500 ms), and the GC pause (status's gc_us).
+  mem_before_gc over 500 ms, less the status probe's own allocation: two windows), and
+  the GC pause (status's gc_us).
 """
 
 import argparse
@@ -81,6 +83,11 @@ def busy(res, target):
     return res.stats["cpu_ns"] / res.stats["t_ns"]
 
 
+def busy_ns(res, target):
+    """CPU time the run's firmware used (ns of emulated or virtual time)."""
+    return busy(res, target) * res.stats["t_ns"]
+
+
 def motion(target, out):
     pos = 0
     serial = []
@@ -99,11 +106,20 @@ def motion(target, out):
         out["move %d steps: command -> first step (ms)" % d] = (steps[0] - at * 1e6) / 1e6
         out["move %d steps: lens at target" % d] = int(tr.value_at("lens_pos", sp["t"] * 1000 + 1)) == st["target"]
     out["host link: worst event delay during moves (ms)"] = link_delay(res, 250)
-    idle, _ = run(target, dict(raw, serial=serial[:2]))
+    # the 20,000-step move's own CPU: this run against the same run without it; the busy
+    # fraction during it is that over its length plus the loop's idle load. Idle: two runs
+    # with no moves, 900 and 500 ms, differenced, so the boot's CPU drops out. (Until
+    # December 2026 "idle" was the run with the two short moves, boot included: 0.43 on
+    # the rp2040 target.)
+    two, _ = run(target, dict(raw, serial=serial[:2]))
     t_move = (stops[2]["t"] - starts[2]["t"]) / 1e6
-    extra = (busy(res, target) - busy(idle, target)) * raw["duration_ms"] / 1000
-    out["CPU busy during the 20000-step move"] = busy(idle, target) + extra / t_move
-    out["CPU busy, idle with LiDAR at 100 Hz"] = busy(idle, target)
+    extra = busy_ns(res, target) - busy_ns(two, target)
+    idle_l, _ = run(target, dict(raw, serial=[]))
+    idle_s, _ = run(target, dict(raw, serial=[], duration_ms=500))
+    idle = (busy_ns(idle_l, target) - busy_ns(idle_s, target)) / (
+        idle_l.stats["t_ns"] - idle_s.stats["t_ns"])
+    out["CPU busy during the 20000-step move"] = idle + extra / (t_move * 1e9)
+    out["CPU busy, idle with LiDAR at 100 Hz"] = idle
 
 
 def servo(target, out):
