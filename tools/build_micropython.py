@@ -86,7 +86,10 @@ PATCHES = [
     ("py/gc.c",
      "    if (MP_STATE_THREAD(gc_lock_depth) & ~GC_COLLECT_FLAG) {\n        return;\n    }\n\n    GC_ENTER();\n",
      "    if (MP_STATE_THREAD(gc_lock_depth) & ~GC_COLLECT_FLAG) {\n        return;\n    }\n"
-     "    if (ptr != NULL) {\n        focusrig_free_tick(gc_nbytes(ptr));\n    }\n\n    GC_ENTER();\n"),
+     "    if (ptr != NULL) {\n        focusrig_free_tick(ptr, gc_nbytes(ptr));\n    }\n\n    GC_ENTER();\n"),
+    ("py/gc.c", "    gc_dump_alloc_table(&mp_plat_print);\n    #endif\n\n    return ret_ptr;\n}\n",
+     "    gc_dump_alloc_table(&mp_plat_print);\n    #endif\n\n    focusrig_alloc_done(ret_ptr);\n"
+     "    return ret_ptr;\n}\n"),
     ("py/gc.c", "    #if MICROPY_PY_WEAKREF\n    gc_weakref_sweep();\n    #endif\n}\n",
      "    #if MICROPY_PY_WEAKREF\n    gc_weakref_sweep();\n    #endif\n    focusrig_gc_done();\n}\n"),
     ("py/modgc.c", "static mp_obj_t py_gc_collect(void) {\n    gc_collect();\n",

@@ -283,6 +283,8 @@ def _cpu_profile():
             prof["(alloc) " + str(n)] = a
         for op, a in _vphook.op_alloc():
             prof["(alloc op) 0x%02x" % op] = a
+        for n, op, a in _vphook.net_profile():      # not freed at once: the heap's growth
+            prof["(net) %s 0x%02x" % (n, op)] = a
         return prof
     except (ImportError, AttributeError):
         return {}

@@ -195,25 +195,104 @@ static void charge_gc(void) {
     fw_alloc_since = 0;
 }
 
+// The net profile: bytes the firmware allocated and did not give back at once, by site
+// (module, opcode). The allocation's pointer and site wait in a small open-addressed table
+// until it is freed at once (gc_free: subtracted from its site) or a collection comes
+// (the table is cleared: what was left is garbage or live, and counts). For finding what
+// makes the firmware's heap grow; profile() and op_alloc() count frames too.
+#define NET_SLOTS 4096                  // a power of two
+static void *net_ptr[NET_SLOTS];
+static uint16_t net_site[NET_SLOTS];    // prof_i << 8 | opcode
+static uint32_t net_bytes[NET_SLOTS];
+static uint32_t site_net[MAX_PROF * 256];
+static uint32_t pending_site, pending_bytes;
+static bool pending_net;
+
 void focusrig_alloc_tick(size_t n_blocks) {
+    // the firmware's (not the board model's) allocation: counted once it is made
+    // (alloc_done). Not here: under heap_lock (a hard IRQ handler run from the board's
+    // idle loop) gc_alloc refuses after this point, and a call's frame then goes on the C
+    // stack: counted here, every frame a refill IRQ made read as heap growth (~80 KB/s in
+    // a servo, where the rp2040 target measures 4 KB/s)
+    pending_net = fw_running && weights_set && !in_callback;
+    pending_bytes = 16 * (uint32_t)n_blocks;
+    pending_site = (uint32_t)(prof_i << 8 | last_op);
+}
+
+static size_t net_slot(void *ptr) {
+    return ((uintptr_t)ptr >> 4) & (NET_SLOTS - 1);
+}
+
+void focusrig_alloc_done(void *ptr) {
+    if (!pending_net || ptr == NULL) {
+        pending_net = false;
+        return;
+    }
+    pending_net = false;
     // charged at the next bytecode's alarm check: never run the board here (mid-allocation)
-    if (fw_running && weights_set && !in_callback) {
-        cycles += alloc_fix + alloc_block * (uint32_t)n_blocks;
-        fw_alloc_since += 16 * (uint32_t)n_blocks;
-        if (prof_i < MAX_PROF) {
-            prof_a[prof_i] += 16 * (uint32_t)n_blocks;
-        }
-        op_alloc[last_op] += 16 * (uint32_t)n_blocks;
-        if (gc_per_kb && fw_alloc_since > fw_free_after_gc) {
-            charge_gc();                // a Pico's heap is full here: it collects
+    uint32_t n = pending_bytes;
+    cycles += alloc_fix + alloc_block * (n / 16);
+    fw_alloc_since += n;
+    op_alloc[last_op] += n;
+    if (gc_per_kb && fw_alloc_since > fw_free_after_gc) {
+        charge_gc();                // a Pico's heap is full here: it collects
+    }
+    uint16_t site = 0xFFFF;            // (a module past the profile's MAX_PROF)
+    if (prof_i < MAX_PROF) {
+        prof_a[prof_i] += n;
+        site_net[pending_site] += n;
+        site = (uint16_t)pending_site;
+    }
+    size_t i = net_slot(ptr);
+    for (size_t k = 0; k < 16; k++, i = (i + 1) & (NET_SLOTS - 1)) {
+        if (net_ptr[i] == NULL || net_ptr[i] == ptr) {
+            net_ptr[i] = ptr;
+            net_site[i] = site;
+            net_bytes[i] = n;
+            return;
         }
     }
 }
 
-void focusrig_free_tick(size_t n) {
-    // memory freed at once never waits for a collection: it does not bring one nearer
-    if (fw_running && !in_callback) {
-        fw_alloc_since = fw_alloc_since > n ? fw_alloc_since - (uint32_t)n : 0;
+static void net_clear(void) {
+    memset(net_ptr, 0, sizeof(net_ptr));
+}
+
+void focusrig_free_tick(void *ptr, size_t n) {
+    // memory freed at once never waits for a collection: it does not bring one nearer.
+    // Only what was counted (found by its pointer): freed by whoever was running then (a
+    // frame freed as a call returns into the board model), it was the firmware's.
+    (void)n;
+    size_t i = net_slot(ptr);
+    for (size_t k = 0; k < 16; k++, i = (i + 1) & (NET_SLOTS - 1)) {
+        if (net_ptr[i] == ptr) {
+            uint32_t b = net_bytes[i];
+            fw_alloc_since = fw_alloc_since > b ? fw_alloc_since - b : 0;
+            if (net_site[i] != 0xFFFF) {
+                site_net[net_site[i]] -= b;
+            }
+            // leave no hole in a probe chain: move the chain's later entries back
+            net_ptr[i] = NULL;
+            size_t j = (i + 1) & (NET_SLOTS - 1);
+            while (net_ptr[j] != NULL) {
+                void *p = net_ptr[j];
+                uint16_t st = net_site[j];
+                uint32_t b = net_bytes[j];
+                net_ptr[j] = NULL;
+                size_t h = net_slot(p);
+                while (net_ptr[h] != NULL) {
+                    h = (h + 1) & (NET_SLOTS - 1);
+                }
+                net_ptr[h] = p;
+                net_site[h] = st;
+                net_bytes[h] = b;
+                j = (j + 1) & (NET_SLOTS - 1);
+            }
+            return;
+        }
+        if (net_ptr[i] == NULL) {
+            return;
+        }
     }
 }
 
@@ -232,6 +311,7 @@ void focusrig_gc_explicit(void) {
 }
 
 void focusrig_gc_done(void) {
+    net_clear();
     if (!weights_set || gc_per_kb == 0) {
         return;
     }
@@ -326,6 +406,23 @@ static mp_obj_t vphook_firmware_collected(void) {
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(vphook_firmware_collected_obj, vphook_firmware_collected);
+
+// net_profile() -> [(module name, opcode, bytes allocated and not freed at once), ...]
+static mp_obj_t vphook_net_profile(void) {
+    mp_obj_t l = mp_obj_new_list(0, NULL);
+    for (size_t m = 0; m < n_prof && m < MAX_PROF; m++) {
+        for (size_t op = 0; op < 256; op++) {
+            uint32_t b = site_net[m << 8 | op];
+            if (b && b < 0x80000000u) {
+                mp_obj_t t[3] = {MP_OBJ_NEW_QSTR(prof_name[m]), MP_OBJ_NEW_SMALL_INT(op),
+                                 mp_obj_new_int_from_uint(b)};
+                mp_obj_list_append(l, mp_obj_new_tuple(3, t));
+            }
+        }
+    }
+    return l;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vphook_net_profile_obj, vphook_net_profile);
 
 // op_alloc() -> [(opcode, bytes the firmware allocated while it ran), ...]
 static mp_obj_t vphook_op_alloc(void) {
@@ -534,6 +631,7 @@ static const mp_rom_map_elem_t vphook_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_profile), MP_ROM_PTR(&vphook_profile_obj) },
     { MP_ROM_QSTR(MP_QSTR_fw_heap), MP_ROM_PTR(&vphook_fw_heap_obj) },
     { MP_ROM_QSTR(MP_QSTR_op_alloc), MP_ROM_PTR(&vphook_op_alloc_obj) },
+    { MP_ROM_QSTR(MP_QSTR_net_profile), MP_ROM_PTR(&vphook_net_profile_obj) },
     { MP_ROM_QSTR(MP_QSTR_firmware_collected), MP_ROM_PTR(&vphook_firmware_collected_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_stdio), MP_ROM_PTR(&vphook_set_stdio_obj) },
     { MP_ROM_QSTR(MP_QSTR_raw_write), MP_ROM_PTR(&vphook_raw_write_obj) },

@@ -10,12 +10,15 @@
 // py/vm.c: called before every bytecode with the opcode about to run (the CPU model).
 void focusrig_vm_tick(unsigned char opcode);
 
-// py/gc.c: an allocation of n_blocks (16 bytes each) and the end of a collection; the CPU
-// model charges them when the firmware (not the board model) is running.
+// py/gc.c: an allocation of n_blocks (16 bytes each) is asked for, and the end of a
+// collection; the CPU model charges the allocation (alloc_done, once it is made) when the
+// firmware (not the board model) is running.
 void focusrig_alloc_tick(size_t n_blocks);
 void focusrig_gc_done(void);
-// py/gc.c: n bytes given back at once (m_del: a large call frame after the call)
-void focusrig_free_tick(size_t n);
+// py/gc.c: ptr, n bytes, given back at once (m_del: a large call frame after the call)
+void focusrig_free_tick(void *ptr, size_t n);
+// py/gc.c: the allocation alloc_tick announced is at ptr (the net profile's sites)
+void focusrig_alloc_done(void *ptr);
 // py/objfun.c: a bytecode function of these globals is being called (its frame is
 // allocated next: the firmware's, or the board model's, which is not charged)
 void focusrig_enter_fun(void *globals);
