@@ -24,6 +24,26 @@ def test_status_version_and_ping():
     assert res.replies("ping")[0]["ok"]
 
 
+def test_lines_are_whole_json_objects_padded_to_32_byte_chunks():
+    # docs/protocol.md: "t" first, then "ev" or "re" (and "ok"); spaces pad each line to
+    # whole 32-byte writes (the rp2 CDC FIFO); a reply longer than the firmware's line
+    # buffer (config: ~1.5 KB) arrives whole
+    import re
+    res, _ = run({"duration_ms": 500, "presses": [{"input": "shutter_full", "at_ms": 300, "hold_ms": 50}],
+                  "serial": [cmd(150, "config get"), cmd(160, "status"), cmd(170, "move abc"),
+                             cmd(180, "config get max_speed")]})
+    assert len(res.event_text) == len(res.events) >= 8
+    for text, e in zip(res.event_text, res.events):
+        assert (len(text.encode()) + 1) % 32 == 0, text
+        assert re.match(r'\{"t": \d+, "(ev|re)": "', text), text
+        if "re" in e:
+            assert ("error" in e) != (e.get("ok") is True), e
+    full = res.replies("config")[0]["config"]
+    assert len(json.dumps(full)) > 256 and full["max_speed"] == res.replies("config")[1]["value"]
+    assert res.replies("move")[0]["error"]
+    assert len(res.ev("exposure")) == 1 and res.ev("press")
+
+
 def test_bad_input_gets_one_line_errors_and_changes_nothing():
     bad = ["frobnicate", "config set max_speed -5", "config set max_speed fast",
            "config set nonsense 1", "config set lens_cal [[1000,100]]", "move", "move abc",

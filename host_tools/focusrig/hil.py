@@ -336,6 +336,7 @@ def run_hil(s, port, jig_port, freq=HW_FREQ, serial_log=None):
                 log.append("rig: " + line)
                 try:
                     res.events.append(json.loads(line))
+                    res.event_text.append(line)
                 except ValueError:
                     res.raw_lines.append(line)
     finally:

@@ -179,6 +179,7 @@ def _line(res, line):
     if line.startswith("{"):
         try:
             res.events.append(json.loads(line))
+            res.event_text.append(line)
             return True
         except ValueError:
             pass

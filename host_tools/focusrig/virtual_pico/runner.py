@@ -136,6 +136,7 @@ class Result:
 
     def __init__(self):
         self.events = []        # firmware JSON lines (dicts), in order
+        self.event_text = []    # the same lines as received, without their newline
         self.arrivals = []      # ns (scenario time) each event line reached the host, or None
         self.raw_lines = []     # anything else the firmware printed
         self.trace = []         # (t_ns, signal, value)
@@ -235,6 +236,7 @@ def _run(s, workdir, sigs, pm, heap, timeout, extra_setup, host_not_reading=Fals
                 try:
                     ev = json.loads(line)
                     res.events.append(ev)
+                    res.event_text.append(line)
                     ev_line.append(nth_line)
                     if progress is not None and "t" in ev:
                         progress(ev["t"] / 1000.0)
