@@ -91,7 +91,9 @@ def firmware():
     return FIRMWARE.replace("{cases}", text).replace("{n}", str(N))
 
 
-def run(target, folder):
+def run_firmware(target, folder, tag, duration_ms=400):
+    """Boot `folder` (a firmware of its own: main.py first lights nothing but configures
+    the LED pin, the run's time origin) on a target; the value it printed after `tag`."""
     orig = vp.prepare_flash
 
     def prepare(flash, cfg=None, firmware_dir=None, mpy=True):
@@ -99,7 +101,7 @@ def run(target, folder):
 
     vp.prepare_flash = prepare
     try:
-        raw = {"duration_ms": 400, "subject_mm": [[0, 2000]]}
+        raw = {"duration_ms": duration_ms, "subject_mm": [[0, 2000]]}
         if target == "rp2040":
             from focusrig.rp2040 import runner
             res = runner.run(scn.validate(raw))
@@ -108,9 +110,9 @@ def run(target, folder):
     finally:
         vp.prepare_flash = orig
     for line in res.raw_lines:
-        if line.startswith("OPS "):
-            return ast.literal_eval(line[4:])
-    raise SystemExit(f"{target}: the benchmark printed nothing (lines: {res.raw_lines[-3:]})")
+        if line.startswith(tag + " "):
+            return ast.literal_eval(line[len(tag) + 1:])
+    raise SystemExit(f"{target}: the benchmark printed nothing (last lines: {res.raw_lines[-3:]})")
 
 
 def main():
@@ -125,7 +127,7 @@ def main():
         figs = {}
         for t in targets:
             print(f"[{t}] ...", file=sys.stderr, flush=True)
-            figs[t] = run(t, folder)
+            figs[t] = run_firmware(t, folder, "OPS")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     names = [OPS[0][0]] + [o[0] for o in OPS[1:]]

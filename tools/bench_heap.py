@@ -1,0 +1,78 @@
+"""What each firmware module costs in heap on each target (issue 10: heap after boot).
+
+    python tools/bench_heap.py                      both targets (about 30 s)
+    python tools/bench_heap.py --target rp2040
+
+A firmware of its own (the product's modules, with a main.py that imports them one at a
+time in the order app.py needs them) prints gc.mem_alloc() growth per import, after a
+collection: the module's bytecode (the official UF2 has no ROMFS, so `.mpy` code is
+loaded into RAM), its constants and whatever it builds at import, plus any module it
+imports that was not loaded yet. Then the lazily imported ones (S-curve, stacking).
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+from bench_cpu_ops import run_firmware  # noqa: E402
+
+ORDER = ("asyncio", "pins", "waits", "version", "config", "ramp", "planner", "stepgen",
+         "pio_step", "pio_shutter", "motion", "lenscal", "lidar", "inputs", "trigger", "dof",
+         "groupfocus", "focus", "protocol", "commands", "homing", "features", "watchdog",
+         "app", "smove", "scurve", "stacking")
+
+MAIN = '''import gc
+from machine import Pin
+led = Pin(25, Pin.OUT, value=0)     # the run's time origin (outputs first)
+gc.collect()
+out = [("(interpreter and this main.py)", gc.mem_alloc())]
+for m in %r:
+    gc.collect()
+    a = gc.mem_alloc()
+    __import__(m)
+    gc.collect()
+    out.append((m, gc.mem_alloc() - a))
+print("HEAP", out)
+import time
+while True:
+    time.sleep_ms(1000)
+'''
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--target", choices=("virtual", "rp2040", "both"), default="both")
+    args = ap.parse_args()
+    targets = ["virtual", "rp2040"] if args.target == "both" else [args.target]
+    folder = tempfile.mkdtemp(prefix="heap-")
+    try:
+        src = os.path.join(ROOT, "firmware")
+        for n in os.listdir(src):
+            if n.endswith(".py") and n != "main.py":
+                shutil.copy(os.path.join(src, n), folder)
+        with open(os.path.join(folder, "main.py"), "w") as f:
+            f.write(MAIN % (ORDER,))
+        figs = {}
+        for t in targets:
+            print(f"[{t}] ...", file=sys.stderr, flush=True)
+            figs[t] = dict(run_firmware(t, folder, "HEAP", duration_ms=3000))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    names = list(next(iter(figs.values())))
+    w = max(len(n) for n in names)
+    print("== heap per module, bytes (gc.mem_alloc() after a collection) ==")
+    print(f"{'':{w}}  " + "  ".join(f"{t:>8}" for t in targets))
+    for n in names:
+        print(f"{n:{w}}  " + "  ".join(f"{figs[t].get(n, 0):>8}" for t in targets))
+    boot = [n for n in names if n not in ("smove", "scurve", "stacking")]
+    print(f"{'sum at boot (modules only)':{w}}  " + "  ".join(
+        f"{sum(figs[t].get(n, 0) for n in boot):>8}" for t in targets))
+
+
+if __name__ == "__main__":
+    main()
