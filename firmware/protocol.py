@@ -163,11 +163,12 @@ class Out:
         if key is _RE and "error" not in fields:
             write(b', "ok": true')
         if fields:
+            write(b",")
             p = tell()
-            json.dump(fields, bio)          # {"a": 1, ...}: its "{" becomes ","
+            json.dump(fields, bio)          # {"a": 1, ...}: its "{" becomes a space
             e = tell()
             seek(p)
-            write(b",")
+            write(b" ")
             seek(e)
         else:
             write(b"}")
