@@ -131,6 +131,9 @@ class Inputs:
     def settle(self, now):
         """Close quiet windows that have expired. Returns ms until the next one closes
         (-1: none open)."""
+        if not any(self.dirty):
+            return -1       # the common pass: one C call, not a loop over every input
+                            # (an edge after this look sets the flag: the next pass)
         wait = -1
         for i in range(self.n):
             if not self.dirty[i]:

@@ -268,10 +268,18 @@ def test_glitch_filter_fires_from_the_irq_once_the_contact_held(run_scenario):
 
 
 def test_one_shot_move_within_1_02x_of_optimal(run_scenario):
-    # passes on the virtual Pico at CPU-model scale 1.0; fails on the rp2040 target (the
-    # planner's Python starves the PIO FIFO: 554 ms) and at the calibrated scale 1.8
-    # (235 ms): issue 10, docs/virtual_pico.md "CPU model"
+    # the 1000-step move (20,000 steps/s, 100,000 steps/s^2: 200 ms optimum) within 1.02x
+    # of its profile, first to last step (issue 10's goal), as the rp2040 smoke test
+    # checks it on the real port (test_rp2040.py::test_smoke_one_shot_portrait)
     res, tr = run_scenario({"duration_ms": 800, "config": {"lens_cal": CAL},
                             "subject_mm": [[0, 1000]], "presses": [press("af_on", 100, 100)]})
     ach = res.ev("af_achieved")
-    assert len(ach) == 1 and ach[0]["ms"] <= 1.02 * 200 + 6
+    assert len(ach) == 1
+    steps = [t for t in tr.rising("step") if 100e6 < t <= ach[0]["t"] * 1000 + 1]
+    assert len(steps) == 1000
+    opt = 2 * (1000 / 100000) ** 0.5 - 2 * (1.0 / 100000) ** 0.5     # first to last crossing
+    assert (steps[-1] - steps[0]) / 1e9 <= 1.02 * opt, ((steps[-1] - steps[0]) / 1e9, opt)
+    # AF-ON -> achieved: the move, plus the next LiDAR frame (up to 10 ms at 100 Hz) and the
+    # planning before the first step (~6 ms): the rp2040 smoke test's bound (210.4 ms
+    # measured here in December 2026 against a bound that left the frame out)
+    assert 199 <= ach[0]["ms"] <= 1.02 * 200 + 6 + 10, ach[0]["ms"]
