@@ -115,21 +115,31 @@ def run_firmware(target, folder, tag, duration_ms=400):
     raise SystemExit(f"{target}: the benchmark printed nothing (last lines: {res.raw_lines[-3:]})")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def on_targets(doc, prefix, fill, tag, duration_ms=400):
+    """The command line (--target) and the runs: a temporary folder filled by fill(folder)
+    booted on each target chosen. Returns (targets, {target: what it printed after tag})."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--target", choices=("virtual", "rp2040", "both"), default="both")
     args = ap.parse_args()
     targets = ["virtual", "rp2040"] if args.target == "both" else [args.target]
-    folder = tempfile.mkdtemp(prefix="cpu-ops-")
+    folder = tempfile.mkdtemp(prefix=prefix)
+    figs = {}
     try:
-        with open(os.path.join(folder, "main.py"), "w") as f:
-            f.write(firmware())
-        figs = {}
+        fill(folder)
         for t in targets:
             print(f"[{t}] ...", file=sys.stderr, flush=True)
-            figs[t] = run_firmware(t, folder, "OPS")
+            figs[t] = run_firmware(t, folder, tag, duration_ms)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    return targets, figs
+
+
+def main():
+    def fill(folder):
+        with open(os.path.join(folder, "main.py"), "w") as f:
+            f.write(firmware())
+
+    targets, figs = on_targets(__doc__, "cpu-ops-", fill, "OPS")
     names = [OPS[0][0]] + [o[0] for o in OPS[1:]]
     w = max(len(n) for n in names)
     print("== us per operation (an empty loop's iteration subtracted, but for the first row) ==")

@@ -10,16 +10,14 @@ loaded into RAM), its constants and whatever it builds at import, plus any modul
 imports that was not loaded yet. Then the lazily imported ones (S-curve, stacking).
 """
 
-import argparse
 import os
 import shutil
 import sys
-import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from bench_cpu_ops import run_firmware  # noqa: E402
+from bench_cpu_ops import on_targets  # noqa: E402
 
 ORDER = ("asyncio", "pins", "waits", "version", "config", "ramp", "planner", "stepgen",
          "pio_step", "pio_shutter", "motion", "lenscal", "lidar", "inputs", "trigger", "dof",
@@ -45,24 +43,16 @@ while True:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--target", choices=("virtual", "rp2040", "both"), default="both")
-    args = ap.parse_args()
-    targets = ["virtual", "rp2040"] if args.target == "both" else [args.target]
-    folder = tempfile.mkdtemp(prefix="heap-")
-    try:
+    def fill(folder):
         src = os.path.join(ROOT, "firmware")
         for n in os.listdir(src):
             if n.endswith(".py") and n != "main.py":
                 shutil.copy(os.path.join(src, n), folder)
         with open(os.path.join(folder, "main.py"), "w") as f:
             f.write(MAIN % (ORDER,))
-        figs = {}
-        for t in targets:
-            print(f"[{t}] ...", file=sys.stderr, flush=True)
-            figs[t] = dict(run_firmware(t, folder, "HEAP", duration_ms=3000))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+
+    targets, figs = on_targets(__doc__, "heap-", fill, "HEAP", duration_ms=3000)
+    figs = {t: dict(v) for t, v in figs.items()}
     names = list(next(iter(figs.values())))
     w = max(len(n) for n in names)
     print("== heap per module, bytes (gc.mem_alloc() after a collection) ==")

@@ -200,7 +200,9 @@ static void charge_gc(void) {
 // until it is freed at once (gc_free: subtracted from its site) or a collection comes
 // (the table is cleared: what was left is garbage or live, and counts). For finding what
 // makes the firmware's heap grow; profile() and op_alloc() count frames too.
-#define NET_SLOTS 4096                  // a power of two
+#define NET_SLOTS 65536                 // a power of two: a collection's worth of garbage
+                                        // (a full run is not tracked: its free is missed)
+#define NET_PROBES 32
 static void *net_ptr[NET_SLOTS];
 static uint16_t net_site[NET_SLOTS];    // prof_i << 8 | opcode
 static uint32_t net_bytes[NET_SLOTS];
@@ -244,7 +246,7 @@ void focusrig_alloc_done(void *ptr) {
         site = (uint16_t)pending_site;
     }
     size_t i = net_slot(ptr);
-    for (size_t k = 0; k < 16; k++, i = (i + 1) & (NET_SLOTS - 1)) {
+    for (size_t k = 0; k < NET_PROBES; k++, i = (i + 1) & (NET_SLOTS - 1)) {
         if (net_ptr[i] == NULL || net_ptr[i] == ptr) {
             net_ptr[i] = ptr;
             net_site[i] = site;
@@ -264,7 +266,7 @@ void focusrig_free_tick(void *ptr, size_t n) {
     // frame freed as a call returns into the board model), it was the firmware's.
     (void)n;
     size_t i = net_slot(ptr);
-    for (size_t k = 0; k < 16; k++, i = (i + 1) & (NET_SLOTS - 1)) {
+    for (size_t k = 0; k < NET_PROBES; k++, i = (i + 1) & (NET_SLOTS - 1)) {
         if (net_ptr[i] == ptr) {
             uint32_t b = net_bytes[i];
             fw_alloc_since = fw_alloc_since > b ? fw_alloc_since - b : 0;
