@@ -91,9 +91,10 @@ def firmware():
     return FIRMWARE.replace("{cases}", text).replace("{n}", str(N))
 
 
-def run_firmware(target, folder, tag, duration_ms=400):
+def run_firmware(target, folder, tag, duration_ms=400, raw=None):
     """Boot `folder` (a firmware of its own: main.py first lights nothing but configures
-    the LED pin, the run's time origin) on a target; the value it printed after `tag`."""
+    the LED pin, the run's time origin) on a target; the value it printed after `tag`.
+    raw: the scenario's other keys (config, serial, presses, subject_mm)."""
     orig = vp.prepare_flash
 
     def prepare(flash, cfg=None, firmware_dir=None, mpy=True):
@@ -101,7 +102,7 @@ def run_firmware(target, folder, tag, duration_ms=400):
 
     vp.prepare_flash = prepare
     try:
-        raw = {"duration_ms": duration_ms, "subject_mm": [[0, 2000]]}
+        raw = dict(raw or {"subject_mm": [[0, 2000]]}, duration_ms=duration_ms)
         if target == "rp2040":
             from focusrig.rp2040 import runner
             res = runner.run(scn.validate(raw))
@@ -115,7 +116,7 @@ def run_firmware(target, folder, tag, duration_ms=400):
     raise SystemExit(f"{target}: the benchmark printed nothing (last lines: {res.raw_lines[-3:]})")
 
 
-def on_targets(doc, prefix, fill, tag, duration_ms=400):
+def on_targets(doc, prefix, fill, tag, duration_ms=400, raw=None):
     """The command line (--target) and the runs: a temporary folder filled by fill(folder)
     booted on each target chosen. Returns (targets, {target: what it printed after tag})."""
     ap = argparse.ArgumentParser(description=doc.split("\n")[0])
@@ -128,7 +129,7 @@ def on_targets(doc, prefix, fill, tag, duration_ms=400):
         fill(folder)
         for t in targets:
             print(f"[{t}] ...", file=sys.stderr, flush=True)
-            figs[t] = run_firmware(t, folder, tag, duration_ms)
+            figs[t] = run_firmware(t, folder, tag, duration_ms, raw)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return targets, figs
