@@ -31,6 +31,11 @@ import watchdog
 CMD_POLL_MS = 5            # the command reader retries after a read that found nothing
 CMD_YIELD_BYTES = 32       # it lets the other tasks run after this many bytes of one line
 GC_IDLE_MS = 5000          # collect when idle once this long after the last collection
+AF_POLL_MS = 2             # while AF runs the loop polls the LiDAR (100 Hz) this often,
+IDLE_POLL_MS = 50          # and this often when nothing else is due: a pass and its wake
+                           # cost ~1.4 ms of CPU on an RP2040 (asyncio's alone ~0.5), and
+                           # with AF off nothing waits for a frame (an AF start, a status,
+                           # read the UART first); the UART holds 28 frames (256 B)
 S1 = pins.IN_SHUTTER_HALF
 S2 = pins.IN_SHUTTER_FULL
 AFON = pins.IN_AF_ON
@@ -169,6 +174,8 @@ class App:
         event: also say so in a config_saved / config_error event (a deferred save has no
         reply left to carry it). A failed write is not retried: the next change tries."""
         self.save_pending = False
+        self.wd.feed()      # a write can stall the CPU ~165 ms (config.WATCHDOG_MIN_MS):
+                            # from a fresh feed, not from the last pass's (IDLE_POLL_MS ago)
         try:
             config.save(self.cfg)
         except Exception as e:  # noqa: BLE001 - flash full, I/O error: the loop goes on
@@ -194,7 +201,7 @@ class App:
                     self._collect()         # now, where a pause cannot hurt
                 # the parts say when they are due (motion: when its queue runs low); AF
                 # polls the LiDAR (100 Hz) a little more often than its frames come
-                cap = 2 if self.focus.af_running() else 10
+                cap = AF_POLL_MS if self.focus.af_running() else IDLE_POLL_MS
                 d = cap if w < 0 or w > cap else w
                 self._tick_due = time.ticks_add(time.ticks_ms(), d)
                 await asyncio.sleep_ms(d)
@@ -278,6 +285,10 @@ class App:
                     self.out.error("?", "command is not text (UTF-8)")
                 if text and text.strip():
                     handler.run(text)
+                    # its reply (and a move's motion_start) first: the pass after it
+                    # can take a LiDAR backlog and, early in a fast move, the refill
+                    # IRQ's share of the CPU (10-20 ms)
+                    self.out.pump()
                     self._kick(self.step())
             # one line per turn: the writer sends its reply before the next is made (a
             # burst of queued lines would otherwise overflow the output queue: `lost`)

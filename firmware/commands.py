@@ -57,6 +57,9 @@ class Commands:
             gc_us = time.ticks_diff(time.ticks_us(), t0)
             a._gc_at = time.ticks_ms()
             used = gc.mem_alloc()
+        if not a.focus.af_running():
+            a.lidar.poll()      # the frames since the loop's last look (AF off: up to
+                                # IDLE_POLL_MS ago); with AF on they are the AF's
         a.out.reply("status", gc_us=gc_us, mem_before_gc=before, state=focus.STATE_NAMES[a.focus.state],
                     pos=a.motion.pos_now(), target=a.motion.target(),
                     moving=a.motion.busy(), enabled=a.motion.enabled,

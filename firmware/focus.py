@@ -132,7 +132,8 @@ class FocusMachine:
         h = self._handlers.get((self.state << 4) | ev)     # an int key: no tuple per event
         if h is not None:
             h(t)
-        self.update_armed()
+            self.update_armed()     # (no handler: nothing changed, and a LiDAR frame at
+                                    # 100 Hz while AF is off costs ~0.15 ms less)
 
     def _set(self, st, t):
         if st != self.state:
@@ -156,7 +157,8 @@ class FocusMachine:
         if mode == "servo":
             self.have_est = False
             self._set(TRACKING, t)
-            mm = self.lidar.fresh(t, FRESH_US)
+            self.lidar.poll()               # the frames since the loop's last look (AF
+            mm = self.lidar.fresh(t, FRESH_US)  # off: up to app.IDLE_POLL_MS ago)
             if mm:
                 self._follow(t)
             return

@@ -13,6 +13,7 @@ import gc
 import micropython
 from micropython import const
 import time
+from time import ticks_diff, ticks_us     # the hot paths: a global, not an attribute too
 
 import planner as pl
 import stepgen as sg
@@ -302,14 +303,16 @@ class Motion:
         queue is short, with table words only and allocating nothing (the planner's irq
         mode): a start from rest, a move's peak and the events stay with the main loop.
         While the main loop changes the plan or services (_lock) it stands aside."""
+        now = ticks_us()
+        ahead = ticks_diff(self._end, now)
+        if ahead > REFILL_LOW_US:
+            return          # most ticks of a move: first, in the fewest bytecodes (the
+                            # servo's bound below, TRACK_HORIZON_US // 2, is lower)
         if self._lock or self.halted_in_irq or not self.moving:
             return
         if not self._qc and self.plan.at_rest:
             return          # a start (or a servo resting on its target): the main loop's
-        now = time.ticks_us()
-        ahead = time.ticks_diff(self._end, now)
-        if ahead > (TRACK_HORIZON_US // 2 if self.plan.mode == pl.MODE_TRACK
-                    else REFILL_LOW_US):
+        if self.plan.mode == pl.MODE_TRACK and ahead > TRACK_HORIZON_US // 2:
             return
         self._lock = True
         self.plan.irq = True
@@ -332,6 +335,9 @@ class Motion:
 
     def service(self):
         """Top up the FIFO. Returns ms until it wants to run again (-1: nothing to do)."""
+        if not self.moving and self._stop_why is None and self._announce is None and (
+                not self.enabled or self.idle_disable_ms <= 0):
+            return -1       # at rest, nothing to say or switch off: twice a pass, 100 passes/s
         if self._lock:
             return 1
         self._lock = True
@@ -361,6 +367,12 @@ class Motion:
         if self.halted_in_irq:
             return 1                    # the PIO is stopped: halt() comes next
         now = time.ticks_us()
+        plan = self.plan
+        tracking = plan.mode == pl.MODE_TRACK
+        if self.moving and not tracking:
+            ahead = time.ticks_diff(self._end, now) - MOVE_REFILL_US
+            if ahead > 0:
+                return ahead // 1000 + 1    # plenty queued: come back when it is not
         self._retire(now)
         if not self.moving:
             if self.enabled and self.idle_disable_ms > 0:
@@ -373,12 +385,6 @@ class Motion:
                 return left + 1
             return -1
         gen = self.gen
-        plan = self.plan
-        tracking = plan.mode == pl.MODE_TRACK
-        if not tracking:
-            ahead = time.ticks_diff(self._end, now) - MOVE_REFILL_US
-            if ahead > 0:
-                return ahead // 1000 + 1    # plenty queued: come back when it is not
         # a start from rest: hold the state machine while the first words go in, so it
         # starts with a full FIFO (a fast ramp's first 8 words last ~2 ms, less than the
         # Python that makes them takes on an RP2040)

@@ -18,6 +18,23 @@ def run(raw, **kw):
     return res, trace_mod.from_run(res)
 
 
+def firmware_const(module, name):
+    """A module-level constant of the firmware (NAME = 5 or NAME = const(5)), read from its
+    source: modules that import machine do not load on CPython."""
+    import ast
+    from focusrig import FIRMWARE_DIR
+    with open(os.path.join(FIRMWARE_DIR, module + ".py")) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and getattr(node.targets[0], "id", None) == name):
+            v = node.value
+            if isinstance(v, ast.Call):
+                v = v.args[0]
+            return ast.literal_eval(v)
+    raise KeyError(f"{module}.{name}: no such constant")
+
+
 def ms(t_ns):
     return t_ns / 1e6
 
