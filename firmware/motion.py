@@ -13,10 +13,11 @@ import gc
 import micropython
 from micropython import const
 import time
-from time import ticks_diff, ticks_us     # the hot paths: a global, not an attribute too
+from time import ticks_add, ticks_diff, ticks_us  # hot paths: a global, not an attribute too
 
 import planner as pl
 import stepgen as sg
+from stepgen import DIR_WORD_OVERHEAD, FIFO_DEPTH, L_SHIFT, STEP_WORD_RISE
 from waits import ms_until
 
 _US_PER_S = const(1000000)
@@ -32,9 +33,9 @@ IRQ_TRACK_WORDS = const(2)      # (the servo's cost more: a burst frame waits <~
 IRQ_FILL_US = const(8000)       # and a move only this far ahead: it shares PendSV with
                                 # the shutter's timers, which wait for it (the main loop
                                 # fills the rest of MOVE_HORIZON_US)
-IRQ_MAX_CYC = const(0x100000)   # the refill IRQ leaves longer words (slow steps, long
-                                # dwells) to the main loop: their FIFO words and sums
-                                # pass 2^30, a heap-allocated int on the RP2040
+IRQ_MAX_CYC = const(0x70000)    # the refill IRQ leaves longer words (slow steps, long
+                                # dwells) to the main loop: their FIFO words (L << 11) and
+                                # sums pass 2^30, a heap-allocated int on the RP2040
 
 
 class Motion:
@@ -88,6 +89,8 @@ class Motion:
         self._h_arg = 0                 # push (IRQ_MAX_CYC): the main loop pushes it
         self._h_cyc = 0
         self._h_signed = 0
+        self._h_pos = 0
+        self._dir_level = 0             # the last DIR word's level (slow steps' dwells keep it)
 
     def configure(self, cfg):
         self._lock = True
@@ -127,6 +130,7 @@ class Motion:
         t = self.timing
         self._p_floor = f if f > t.min_period else t.min_period
         self._p_max = t.max_period
+        self._p_min = t.min_period
         self._h5 = t.h + sg.STEP_OVERHEAD       # PIO low count L = period - _h5
         self._d_min = t.min_dwell
 
@@ -433,81 +437,181 @@ class Motion:
         """Plan and push words while the FIFO has room and the horizon is not reached.
         irq: from the refill IRQ (no heap: the planner's table words only, and a word
         too long for small ints is held for the main loop). False when it stopped at a
-        word it left to the main loop. This is the hot path (a word costs ~0.2 ms of
-        Python on an RP2040, and the fastest ramp's words last about that long): the
-        FIFO level is read once per pass (and again when the room runs out), the PIO's
-        stall flag once per pass, before the first push (the only one that can find it
-        dry), and the word's own arithmetic is inline in _push."""
+        word it left to the main loop (or, for slow steps, to a later pass). This is
+        the hot path (a word costs ~0.3 ms of Python on an RP2040, and the fastest
+        ramp's words last about that long), so the push is inline and its state is in
+        locals for the pass, written back at its one exit: the FIFO level is read once
+        per pass (and again when the room runs out), the PIO's stall flag once, before
+        the first push (the only one that can find it dry).
+
+        A push: the word into the FIFO, its rounding carried (cycles owed to the next
+        word), and its end, position and period into the ring of words in flight."""
         gen = self.gen
         plan = self.plan
-        check = True                    # the stall flag: before the first push only
-        if self._h_kind >= 0:
-            if irq:
-                return False
-            if gen.room() <= 0 or self._qc >= QN:
-                return True
-            kind = self._h_kind
-            self._h_kind = -1
-            if gen.stalled():
-                self._dry(time.ticks_us())
-            check = False
-            self._push(kind, self._h_arg, self._h_cyc, now, self._h_signed)
+        held = self._h_kind >= 0
+        if held and irq:
+            return False
         tracking = plan.mode == pl.MODE_TRACK
         horizon = TRACK_HORIZON_US if tracking else (IRQ_FILL_US if irq else MOVE_HORIZON_US)
         lo = self.min_pos << 4
         hi = self.max_pos << 4
-        room = 0
         left = (IRQ_TRACK_WORDS if tracking else IRQ_MAX_WORDS) if irq else QN
                                                 # words this pass may still plan
+        room = 0
+        check = True                    # the stall flag: before the first push only
+        ok = True
+        carry = self._carry
+        end = self._end
+        rem = self._rem
+        qc = self._qc
+        qi = (self._qh + qc) & (QN - 1)         # the ring's next slot
+        q_end = self._q_end
+        q_pos = self._q_pos
+        q_n = self._q_n
+        q_start = self._q_start
+        q_per = self._q_per
+        put = self._put
+        p_floor = self._p_floor
+        p_max = self._p_max
+        h5 = self._h5
+        cpu = self._cyc_per_us
         while True:
             if room <= 0:
-                room = sg.FIFO_DEPTH - gen.sm.tx_fifo()
-                if room > QN - self._qc:
-                    room = QN - self._qc
+                room = FIFO_DEPTH - gen.sm.tx_fifo()
+                if room > QN - qc:
+                    room = QN - qc
                 if room > left:
                     room = left
                 if room <= 0:
-                    return True
-            ahead = time.ticks_diff(self._end, now)
-            if ahead > horizon:
-                return True
-            if tracking:
-                # where the target will be when this word starts: v * dt in 1/16 steps,
-                # dt in 64 us units (16 / 1e6 * 64 = 1 / 976.6), in small ints
-                dt = time.ticks_diff(self._end if ahead > 0 else now, self._trk_t) >> 6
-                if dt > 4000:
-                    dt = 4000
-                x16 = self._trk_x16 + self._trk_v * dt // 977
-                plan.tgt_x16 = lo if x16 < lo else (hi if x16 > hi else x16)
-            before = plan.pos
-            resting = plan.at_rest
-            kind = plan.next_word()
-            if kind < 0:
-                if kind == pl.SEG_LATER:
-                    return False        # the main loop plans this one
-                if self._legs:
-                    self.plan.move_to(self._legs.pop(0))
-                    continue
-                return True
-            if irq and plan.cyc >= IRQ_MAX_CYC:
-                self._h_kind = kind
-                self._h_arg = plan.arg
-                self._h_cyc = plan.cyc
-                self._h_signed = plan.pos - before
-                return False
+                    break
+            ahead = ticks_diff(end, now)
+            if ahead > horizon and not held:
+                break
+            if held:                    # the word a pass before this one planned
+                held = False
+                kind = self._h_kind
+                self._h_kind = -1
+                arg = self._h_arg
+                cyc = self._h_cyc
+                signed = self._h_signed
+                pos = self._h_pos
+                resting = False
+            else:
+                if tracking:
+                    # where the target will be when this word starts: v * dt in 1/16
+                    # steps, dt in 64 us units (16 / 1e6 * 64 = 1 / 976.6), small ints
+                    dt = ticks_diff(end if ahead > 0 else now, self._trk_t) >> 6
+                    if dt > 4000:
+                        dt = 4000
+                    x16 = self._trk_x16 + self._trk_v * dt // 977
+                    plan.tgt_x16 = lo if x16 < lo else (hi if x16 > hi else x16)
+                before = plan.pos
+                resting = plan.at_rest
+                kind = plan.next_word()
+                if kind < 0:
+                    if kind == pl.SEG_LATER:
+                        ok = False      # the main loop plans this one
+                        break
+                    if self._legs:
+                        plan.move_to(self._legs.pop(0))
+                        continue
+                    break
+                arg = plan.arg
+                cyc = plan.cyc
+                pos = plan.pos
+                signed = pos - before
+                if irq and cyc >= IRQ_MAX_CYC:
+                    self._hold(kind, arg, cyc, signed, pos)
+                    ok = False
+                    break
             if check:
                 check = False
                 if not resting and gen.stalled():
                     # the PIO ran dry in the middle of a motion, since the last push:
                     # every queued word is done
-                    self._dry(time.ticks_us())
+                    self._qc = qc
+                    self._end = end
+                    self._dry(ticks_us())
+                    qc = 0
+                    qi = self._qh
+                    end = self._end
                     resting = True
-            self._push(kind, plan.arg, plan.cyc, now, plan.pos - before)
+            if kind:                                            # SEG_STEPS
+                per = cyc + (carry - STEP_WORD_RISE) // arg     # carry the rise, rounding
+                if per < p_floor:
+                    per = p_floor   # rounding never makes a step faster than max_speed
+                if per <= p_max:
+                    dur = STEP_WORD_RISE + arg * per
+                    carry += arg * cyc - dur
+                    put(((arg - 1) << 1) | ((per - h5) << L_SHIFT))     # stepgen.step_word
+                else:
+                    # slower than a step word's L reaches: each step a 1-step word and a
+                    # dwell (a dir word at the same level), 2 FIFO words a step; the rest
+                    # of the word waits for room (one word of these lasts >= 16 ms)
+                    k = room >> 1
+                    if k < arg:
+                        if k < 1:
+                            self._hold(kind, arg, cyc, signed, pos)
+                            break
+                        s = 1 if signed > 0 else -1
+                        self._hold(kind, arg - k, cyc, signed - k * s, pos)
+                        pos -= (arg - k) * s
+                        signed = k * s
+                        arg = k
+                    per = cyc + carry // arg        # pairs last `per`, the rise inside
+                    dur = arg * per
+                    carry += arg * cyc - dur
+                    dwell = 1 | (self._dir_level << 1) | (
+                        (per - STEP_WORD_RISE - self._p_min - DIR_WORD_OVERHEAD) << 2)
+                    w1 = (self._p_min - h5) << L_SHIFT
+                    for _ in range(arg):
+                        put(w1)
+                        put(dwell)
+                    room -= 2 * arg - 1
+            else:                                               # SEG_DIR
+                d = cyc + carry - DIR_WORD_OVERHEAD
+                dmin = self._d_min + self._extra_dwell
+                if d < dmin:
+                    d = dmin
+                self._extra_dwell = 0
+                dur = d + DIR_WORD_OVERHEAD
+                carry += cyc - dur
+                self._dir_level = arg
+                put(1 | (arg << 1) | (d << 2))                  # stepgen.dir_word
+                per = 0
+            if not -1000 <= carry <= 1000:
+                carry = 0                       # a pad (setup, wake) the profile cannot absorb
+            start = end if ticks_diff(end, now) > 0 else now
+            tot = rem + dur
+            us = tot // cpu
+            rem = tot - us * cpu
+            end = ticks_add(start, us)
+            q_end[qi] = end             # pyright: ignore[reportArgumentType, reportCallIssue] (ticks are ints)
+            q_pos[qi] = pos
+            q_n[qi] = signed
+            q_start[qi] = start         # pyright: ignore[reportArgumentType, reportCallIssue]
+            q_per[qi] = per
+            qi = (qi + 1) & (QN - 1)
+            qc += 1
             if resting:
                 gen.clear_stall()   # (once the word is in: cleared while the state
                                     # machine still waits, the flag sets again)
             room -= 1
             left -= 1
+        self._carry = carry
+        self._end = end
+        self._rem = rem
+        self._qc = qc
+        return ok and self._h_kind < 0
+
+    def _hold(self, kind, arg, cyc, signed, pos):
+        """A word planned but not pushed in this pass (the IRQ's long words, slow steps
+        waiting for FIFO room): the next main-loop pass pushes it first."""
+        self._h_kind = kind
+        self._h_arg = arg
+        self._h_cyc = cyc
+        self._h_signed = signed
+        self._h_pos = pos
 
     def _dry(self, t):
         """The PIO waited on an empty FIFO mid-motion (seen in hardware, before a push):
@@ -522,48 +626,6 @@ class Motion:
             self._qh = (self._qh + 1) & (QN - 1)
             self._qc -= 1
         self._end = t
-
-    def _push(self, kind, arg, cyc, now, signed):
-        """One word into the FIFO, its rounding carried (cycles owed to the next word),
-        and its end, position and period into the ring of words in flight."""
-        carry = self._carry
-        if kind:                                            # SEG_STEPS
-            per = cyc + (carry - sg.STEP_WORD_RISE) // arg  # carry the rise and rounding
-            if per < self._p_floor:
-                per = self._p_floor     # rounding never makes a step faster than max_speed
-            elif per > self._p_max:
-                per = self._p_max
-            dur = sg.STEP_WORD_RISE + arg * per
-            carry += arg * cyc - dur
-            word = ((arg - 1) << 1) | ((per - self._h5) << 9)   # stepgen.step_word
-        else:                                               # SEG_DIR
-            d = cyc + carry - sg.DIR_WORD_OVERHEAD
-            dmin = self._d_min + self._extra_dwell
-            if d < dmin:
-                d = dmin
-            self._extra_dwell = 0
-            dur = d + sg.DIR_WORD_OVERHEAD
-            carry += cyc - dur
-            word = 1 | (arg << 1) | (d << 2)                # stepgen.dir_word
-            per = 0
-        self._carry = carry if -1000 <= carry <= 1000 else 0   # a pad (setup, wake)
-                                                            # the profile cannot absorb
-        self._put(word)
-        start = self._end
-        if time.ticks_diff(start, now) <= 0:
-            start = now
-        tot = self._rem + dur
-        us = tot // self._cyc_per_us
-        self._rem = tot - us * self._cyc_per_us
-        end = time.ticks_add(start, us)  # pyright: ignore[reportArgumentType]
-        self._end = end
-        i = (self._qh + self._qc) & (QN - 1)
-        self._qc += 1
-        self._q_end[i] = end            # pyright: ignore[reportArgumentType, reportCallIssue] (ticks are ints)
-        self._q_pos[i] = self.plan.pos
-        self._q_n[i] = signed
-        self._q_start[i] = start        # pyright: ignore[reportArgumentType, reportCallIssue]
-        self._q_per[i] = per
 
     def _rebase(self, shift):
         """The words queued in this pass started `shift` us late (the state machine was

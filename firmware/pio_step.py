@@ -7,7 +7,10 @@ only while @rp2.asm_pio runs the function, hence the file-wide checker setting.
 # pyright: reportUndefinedVariable=false
 # ruff: noqa: F821
 
+from micropython import const
 import rp2
+
+N_BITS = const(10)      # a step word's count field: n - 1, 1..1024 steps (stepgen.py)
 
 
 @rp2.asm_pio(sideset_init=rp2.PIO.OUT_LOW, out_init=rp2.PIO.OUT_LOW,
@@ -25,7 +28,7 @@ def step_program():
     jmp(x_dec, "dwell")     .side(0)    # 5  D + 1 cycles
     jmp("top")              .side(0)    # 6
     label("steps")                      #
-    out(y, 8)               .side(0)    # 7  y = n - 1; OSR = L
+    out(y, N_BITS)          .side(0)    # 7  y = n - 1; OSR = L
     label("step")                       #
     mov(x, isr)             .side(1)    # 8  STEP high; x = H
     label("high")                       #

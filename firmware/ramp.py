@@ -12,7 +12,7 @@ Groups. Group k covers crossings [b_k, b_k+1): one PIO word of n_k steps at peri
 the chord of the exact times (p_k = (t_b(k+1) - t_b(k)) / n_k), so each step is within
 `tol` of its exact time and the time at every boundary is exact to a cycle (rounding is
 carried from group to group). The chord error of a group of duration T at speed v is
-about a T^2 / (8 v); n_k is the largest count keeping it within tol (and <= 256).
+about a T^2 / (8 v); n_k is the largest count keeping it within tol (and <= MAX_N).
 The last group is the single junction interval J - 1 -> J (part ramp, part cruise).
 
 Braking is the mirror image: a deceleration to rest passes the same crossings in reverse,
@@ -24,14 +24,15 @@ constant-speed period at that speed, cycles). t0: cycles from rest to crossing 0
 
 A ramp needing more than MAX_GROUPS words at `tol` is built with the bound doubled until
 it fits (very slow accelerations to high speeds; `tol_s` then says the bound it has); one
-that still does not fit with 256-step words (over ~260,000 steps) cruises at the speed
-reached.
+that still does not fit with MAX_N-step words (over ~1,000,000 steps) cruises at the
+speed reached.
 """
 
 from array import array
 from math import sqrt
 
-MAX_N = 256             # steps per PIO word (8-bit count)
+MAX_N = 1024            # steps per PIO word (10-bit count: stepgen.MAX_STEPS_PER_WORD;
+                        # this module also runs on CPython, which has no rp2 to import)
 MAX_GROUPS = 1024       # table entries at most (about 18 bytes each)
 
 
@@ -93,8 +94,8 @@ class Ramp:
         if capped and k < MAX_N:
             return False                        # a looser bound makes fewer, longer words
         if capped:
-            # every word already 256 steps: cruise at the speed reached (crossing j is the
-            # last of the table; a ramp of more than ~260,000 steps)
+            # every word already MAX_N steps: cruise at the speed reached (crossing j is
+            # the last of the table; a ramp of more than ~1,000,000 steps)
             vt = sqrt(2 * a * (j + 0.5))
             self.J = J = j
             self.vtop = vt

@@ -14,15 +14,15 @@ is the speed at crossing b[k] (v[m] at the top). The chord error of a word of du
 at speed v and acceleration up to A is about A T^2 / 8v; its steps number the most that
 keep it within the bound. A half that needs more than MAX_WORDS words is rebuilt with the
 bound doubled, as ramp.py does (self.tol_s is the bound it has); one that needs more with
-256-step words (a ramp of over ~260,000 steps) cruises at the speed reached.
+MAX_N-step words (a ramp of over ~1,000,000 steps) cruises at the speed reached.
 """
 
 from array import array
 from math import sqrt
 
+from ramp import MAX_N
 from scurve import SCurve
 
-MAX_N = 256             # steps per PIO word (8-bit count)
 MAX_WORDS = 1024        # words in the acceleration half at most (12 bytes each)
 
 _UP = 0

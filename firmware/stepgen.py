@@ -6,8 +6,13 @@ its segments into FIFO words and keeps the FIFO topped up.
 
 FIFO word format (shift right, least significant bit first):
 
-    step word  bit 0 = 0 | bits 1..8  = n - 1 (1..256 steps) | bits 9..31 = L (low count)
-    dir  word  bit 0 = 1 | bit 1      = DIR level            | bits 2..31 = D (dwell count)
+    step word  bit 0 = 0 | bits 1..10 = n - 1 (1..1024 steps) | bits 11..31 = L (low count)
+    dir  word  bit 0 = 1 | bit 1      = DIR level             | bits 2..31 = D (dwell count)
+
+A step word's period is at most H + 2^21 + 4 cycles (16.8 ms at 125 MHz, 60 steps/s);
+slower steps go out as a 1-step word and a dwell each (motion.py). 1024-step words (256
+until December 2026, with a 23-bit L) make a cruise at 100,000 steps/s 8 ms a word, not
+2.56: a quarter of the words, and each costs the CPU ~0.3 ms on an RP2040.
 
 Cycle accounting (1 cycle = 1 / SM clock, 8 ns at 125 MHz), H = ISR = high count:
 - step word: STEP rises 4 cycles after the word is pulled, then every P = H + L + 5 cycles;
@@ -19,7 +24,7 @@ Cycle accounting (1 cycle = 1 / SM clock, 8 ns at 125 MHz), H = ISR = high count
 from micropython import const
 import rp2
 
-from pio_step import step_program
+from pio_step import step_program, N_BITS
 
 STEP_WORD_RISE = const(4)       # cycles from pull to first STEP rise
 STEP_OVERHEAD = const(5)        # P = H + L + STEP_OVERHEAD
@@ -27,9 +32,10 @@ DIR_WORD_OVERHEAD = const(7)    # dir word lasts D + 7 cycles
 DIR_SETUP_OVERHEAD = const(8)   # DIR change to next STEP rise is at least D + 8 cycles
 HIGH_OVERHEAD = const(2)        # STEP high time = H + 2 cycles
 LOW_OVERHEAD = const(3)         # STEP low time within a word = L + 3 cycles
-MAX_STEPS_PER_WORD = const(256)
+MAX_STEPS_PER_WORD = 1 << N_BITS   # (pio_step.N_BITS: not a const() here, an import)
+L_SHIFT = 1 + N_BITS            # a step word's L starts at this bit
 FIFO_DEPTH = const(8)           # TX FIFO joined with RX
-MAX_L = const(0x7FFFFF)         # 23 bits
+MAX_L = (1 << (32 - L_SHIFT)) - 1   # 21 bits
 MAX_D = const(0x3FFFFFFF)       # 30 bits
 PIO0_FDEBUG = const(0x50200008)  # RP2040 datasheet 3.7: PIO0 base + FDEBUG (PIO1: +0x100000)
 TXSTALL_SHIFT = const(24)       # FDEBUG bits 24..27: SM 0..3 stalled on an empty TX FIFO
@@ -37,7 +43,7 @@ TXSTALL_SHIFT = const(24)       # FDEBUG bits 24..27: SM 0..3 stalled on an empt
 
 def step_word(n, low):
     """n steps (1..256) with low count `low`: period = H + low + 5 cycles."""
-    return ((n - 1) << 1) | (low << 9)
+    return ((n - 1) << 1) | (low << L_SHIFT)
 
 
 def dir_word(level, dwell):

@@ -155,9 +155,10 @@ def test_servo_release_brakes_within_accel_and_holds(run_scenario):
     iv = [b - a for a, b in zip(steps, steps[1:])]
     assert steps[-1] < rel + 100e6
     v0 = 1e9 / iv[0]
-    # what is already queued for the PIO (servo keeps 4 ms ahead), then the braking
-    # distance at accel, rounded up to a whole step
-    assert len(steps) <= v0 * 0.004 + v0 * v0 / (2 * 100000) + 2
+    # what is already queued for the PIO (the servo queues a word while less than 4 ms
+    # is: 4 ms and that word, one step at this speed), then the braking distance at
+    # accel, rounded up to a whole step
+    assert len(steps) <= v0 * 0.004 + 1 + v0 * v0 / (2 * 100000) + 2
     assert steps_between(tr, steps[-1] + 1, 1500e6) == 0
 
 

@@ -35,6 +35,25 @@ def test_move_time_within_2_percent_of_optimal_and_exact_steps(d, v, a):
     assert res.stats["driver_faults"] == 0
 
 
+@pytest.mark.parametrize("d,v,a", [(6, 10, 10), (40, 1000, 10), (30, 40, 200)])
+def test_slow_steps_keep_their_time(d, v, a):
+    """Steps slower than a step word's period reaches (16.8 ms: 60 steps/s) go out as a
+    1-step word and a dwell each; until December 2026 they were clamped to the longest
+    period (67 ms), so a move at accel 10 ran 2.7x faster than planned."""
+    # (a slow ramp's table takes the boot ~0.8 s of CPU: the command waits for it)
+    res, tr = run({"duration_ms": 1000 + 1000 * optimal(d, v, a) + 100,
+                   "config": {"max_speed": v, "accel": a}, "serial": [cmd(100, "move %d" % d)]})
+    steps = tr.rising("step")
+    assert len(steps) == d and res.stats["lens_pos"] == d
+    span = optimal(d, v, a) - 2 * math.sqrt(1.0 / a)        # first to last crossing
+    assert abs((steps[-1] - steps[0]) / 1e9 / span - 1) < 1e-4
+    iv = [b - a_ for a_, b in zip(steps, steps[1:])]
+    assert min(iv) >= 1e9 / v * 0.9999                      # never above max_speed
+    # the profile is symmetric: braking mirrors the start, interval for interval
+    assert all(abs(x - y) < 2000 for x, y in zip(iv, reversed(iv)))
+    assert res.ev("motion_stop")[0]["underruns"] == 0
+
+
 @pytest.mark.parametrize("driver,high_ns,setup_ns", [("a4988", 1000, 200), ("drv8825", 4000, 650),
                                                      ("tmc2209", 100, 20)])
 def test_driver_presets_pulse_width_and_dir_setup(driver, high_ns, setup_ns):

@@ -80,7 +80,7 @@ def test_step_program_opcodes_match_hand_encoding():
         enc(MOV, 0b001_00_111, side=0),               # mov x, osr
         enc(JMP, 0b010_00101, side=0),                # jmp x-- 5
         enc(JMP, 0b000_00000, side=0),                # jmp 0
-        enc(OUT, 0b010_01000, side=0),                # out y, 8
+        enc(OUT, 0b010_01010, side=0),                # out y, 10
         enc(MOV, 0b001_00_110, side=1),               # mov x, isr side 1
         enc(JMP, 0b010_01001, side=1),                # jmp x-- 9 side 1
         enc(MOV, 0b001_00_111, side=0),               # mov x, osr
@@ -256,8 +256,8 @@ def step_words(rnd, count):
 def word_duration(w, h):
     if w & 1:
         return (w >> 2) + stepgen.DIR_WORD_OVERHEAD
-    n = ((w >> 1) & 0xFF) + 1
-    low = w >> 9
+    n = ((w >> 1) & (stepgen.MAX_STEPS_PER_WORD - 1)) + 1
+    low = w >> stepgen.L_SHIFT
     return stepgen.STEP_WORD_RISE + n * (h + low + stepgen.STEP_OVERHEAD)
 
 
@@ -298,8 +298,8 @@ def test_step_program_timing_matches_stepgen_constants(h):
                     if i + 1 < len(words) and not words[i + 1] & 1:
                         assert nxt[0] - (start + 3) == d + stepgen.DIR_SETUP_OVERHEAD
             continue
-        n = ((w >> 1) & 0xFF) + 1
-        low = w >> 9
+        n = ((w >> 1) & (stepgen.MAX_STEPS_PER_WORD - 1)) + 1
+        low = w >> stepgen.L_SHIFT
         period = h + low + stepgen.STEP_OVERHEAD
         assert len(mine) == n                                   # exact step count
         assert mine[0] - start == stepgen.STEP_WORD_RISE
@@ -311,6 +311,21 @@ def test_step_program_timing_matches_stepgen_constants(h):
         # DIR level while stepping is the last dir word's level
         before = [v for c, v in dir_edges if c <= mine[0]]
         assert (before[-1] if before else 0) == level
+
+
+def test_step_word_holds_1024_steps_and_the_planner_knows():
+    sys.path.insert(0, FIRMWARE)
+    import ramp
+    assert ramp.MAX_N == stepgen.MAX_STEPS_PER_WORD == 1024
+    assert stepgen.MAX_L == (1 << 21) - 1
+    h = 2
+    words = [stepgen.step_word(1024, 3), stepgen.step_word(1, stepgen.MAX_L >> 12),
+             stepgen.dir_word(1, 5)]
+    total = sum(word_duration(w, h) for w in words)
+    edges, pulls, _ = pioemu_run(PROG, total + 40, tx=words, isr=h)
+    rises = [c for c, g, v in edges if g == STEP and v == 1]
+    assert len(rises) == 1025 and pulls[1] - pulls[0] == word_duration(words[0], h)
+    assert rises[1] - rises[0] == h + 3 + stepgen.STEP_OVERHEAD
 
 
 def test_timing_class_uses_exact_cycle_counts():
