@@ -25,6 +25,10 @@ TRACK_HORIZON_US = const(4000)   # servo: queue at most this much motion ahead
 QN = const(16)                   # words in flight at most (FIFO 8 + the one running)
 MOVE_REFILL_US = const(12000)   # moves: top up once less than this is queued
 REFILL_TICK_MS = const(1)       # while moving, a timer looks at the FIFO this often
+MOVE_WAKE_MS = const(4)         # ... so a move's main-loop pass comes no more often than
+                                # this (a pass and its wake cost ~1.4 ms on an RP2040): the
+                                # timer tops up short words, and a word only the main loop
+                                # can plan is scheduled from it at once
 REFILL_LOW_US = const(4000)     # ... and be back before less than this is (short words)
 MOVE_HORIZON_US = const(24000)   # moves: enough to ride out a GC pause, short enough
                                  # that a stop or a new target acts within ~25 ms
@@ -375,8 +379,9 @@ class Motion:
         tracking = plan.mode == pl.MODE_TRACK
         if self.moving and not tracking:
             ahead = time.ticks_diff(self._end, now) - MOVE_REFILL_US
-            if ahead > 0:
-                return ahead // 1000 + 1    # plenty queued: come back when it is not
+            if ahead > 0:                   # plenty queued: come back when it is not
+                ahead //= 1000
+                return ahead if ahead > MOVE_WAKE_MS else MOVE_WAKE_MS
         self._retire(now)
         if not self.moving:
             if self.enabled and self.idle_disable_ms > 0:
@@ -417,21 +422,11 @@ class Motion:
                 return -1       # on a still target: the next reading (track16) restarts
             d = time.ticks_diff(self._end, now) - TRACK_HORIZON_US // 2
             return 1 if d <= 1000 else (d + 999) // 1000
-        # wake when 4 words are left in the FIFO, when REFILL_LOW_US of steps are left, or
-        # when half the horizon has drained, whichever comes first; rounded down (the
-        # ticker sleeps whole ms): early costs a pass, late costs an underrun
-        now = time.ticks_us()
-        q_end = self._q_end
-        k = self._qc
-        t = q_end[(self._qh + k - 5) & (QN - 1)] if k > 5 else (q_end[self._qh] if k else now)
-        w = time.ticks_diff(t, now)
-        left = time.ticks_diff(self._end, now)
-        if left - REFILL_LOW_US < w:
-            w = left - REFILL_LOW_US
-        if 0 < left - MOVE_HORIZON_US // 2 < w:
-            w = left - MOVE_HORIZON_US // 2
-        w //= 1000
-        return w if w > 0 else 1
+        # come back once the queue is below MOVE_REFILL_US, but no sooner than
+        # MOVE_WAKE_MS: until then the refill timer tops short words up, and schedules
+        # a pass at once for a word only the main loop can plan
+        w = (time.ticks_diff(self._end, time.ticks_us()) - MOVE_REFILL_US) // 1000
+        return w if w > MOVE_WAKE_MS else MOVE_WAKE_MS
 
     def _fill(self, now, irq):
         """Plan and push words while the FIFO has room and the horizon is not reached.

@@ -28,7 +28,6 @@ HOT = [
     ("app", "App", "step", ""),
     ("motion", "Motion", "service", ""),
     ("motion", "Motion", "_fill", "a, b"),
-    ("motion", "Motion", "_push", "a, b, c, d, e"),
     ("motion", "Motion", "_on_tick", "a"),
     ("motion", "Motion", "_retire", "a"),
     ("motion", "Motion", "pos_now", "a=None"),
