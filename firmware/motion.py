@@ -33,7 +33,7 @@ REFILL_LOW_US = const(4000)     # ... and be back before less than this is (shor
 MOVE_HORIZON_US = const(24000)   # moves: enough to ride out a GC pause, short enough
                                  # that a stop or a new target acts within ~25 ms
 IRQ_MAX_WORDS = const(4)        # the refill IRQ plans at most this many words a pass
-IRQ_TRACK_WORDS = const(2)      # (the servo's cost more: a burst frame waits <~1 ms),
+IRQ_TRACK_WORDS = const(4)      # (the servo's cost more: a burst frame waits <~1 ms),
 IRQ_FILL_US = const(8000)       # and a move only this far ahead: it shares PendSV with
                                 # the shutter's timers, which wait for it (the main loop
                                 # fills the rest of MOVE_HORIZON_US)

@@ -30,8 +30,10 @@ then allocates nothing, and the servo's 500 words/s made no garbage):
     SEG_DIR      set DIR to level `arg`; the next step comes `cyc` later
     SEG_STEPS    `arg` steps `cyc` apart, the first one now
     SEG_NONE     nothing: the goal is reached (at rest)
-    SEG_LATER    (only with self.irq set) the next word needs floats or a start from
-                 rest, which allocate: nothing was planned, the main loop plans it
+    SEG_LATER    (only with self.irq set) the next word needs floats (a live chord, an
+                 S-curve), which allocate: nothing was planned, the main loop plans it.
+                 A start from rest is integers (the servo's reversals come from here)
+                 but for an S-curve move's.
 next_segment() gives the same as a tuple (or None), for host tools and tests.
 """
 
@@ -163,7 +165,9 @@ class Planner:
         """The next word's kind (its arguments in self.arg, self.cyc); SEG_NONE when the
         goal is reached (at rest)."""
         if self.at_rest:
-            return SEG_LATER if self.irq else self._start()
+            if self.irq and self.jerk > 0 and self.mode == MODE_MOVE:
+                return SEG_LATER            # an S-curve move's start builds its words
+            return self._start()
         sc = self._sc
         if sc is not None:
             if self.mode == MODE_MOVE and self._sc_target == self.target:

@@ -67,13 +67,18 @@ class Ramp:
         capped = False
         pmin = int(freq / vmax) + 1             # the shortest period below max_speed
         k = MAX_N
+        # a group's whole-cycle period drifts up to k / 2 cycles from its exact times
+        # before the carry corrects it at the boundary: at most a fifth of the bound
+        kmax = int(0.4 * tol_s * freq)
+        if kmax > MAX_N:
+            kmax = MAX_N
         while j < J - 1:                        # groups over the ramp proper
             vj = sqrt(2 * a * (j + 0.5))
-            k = int(vj * sqrt(5.0 * vj * tol_s / a))   # chord error a T^2 / 8v, with margin
+            k = int(vj * sqrt(5.0 * vj * tol_s / a))   # chord error a T^2 / 8v: 5/8 of tol
             if k < 1:
                 k = 1
-            if k > MAX_N:
-                k = MAX_N
+            if k > kmax:
+                k = kmax
             if j + k > J - 1:
                 k = J - 1 - j
             vk = sqrt(2 * a * (j + k + 0.5))

@@ -219,10 +219,12 @@ def test_irq_mode_plans_the_same_words_or_leaves_them_to_the_main_loop(d, d2, at
         ref.append(s)
     got, later = _words_irq_first(plain(), {at: lambda p: p.move_to(d2)})
     assert got == ref
-    assert later >= 1           # at least the start from rest is the main loop's
+    if j > 0:
+        assert later >= 1       # an S-curve move's start (its words, in floats)
 
 
-def test_irq_mode_leaves_floats_to_the_main_loop_in_servo():
+def test_irq_mode_plans_the_servo_words_the_main_loop_would():
+    # starts from rest (the servo's reversals) are integers: the IRQ plans them too
     p = pl.Planner(100000, 2000000)
     seq = {0: lambda p: p.track16(3000 * 16, 0), 40: lambda p: p.track16(-2000 * 16, 5000),
            90: lambda p: p.track16(-2010 * 16, 0)}
@@ -235,4 +237,5 @@ def test_irq_mode_leaves_floats_to_the_main_loop_in_servo():
         s = p2.next_segment()
         assert s is not None
         ref.append(s)
-    assert got == ref and later >= 1
+    assert got == ref
+    assert sum(1 for k, _, _ in got if k == pl.SEG_DIR) >= 2    # starts, in IRQ mode
