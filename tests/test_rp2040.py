@@ -162,6 +162,36 @@ def test_correction_usb_out_poll_held_needed():
     assert off.ev("boot") and busy_off > 1.5 * busy_on, (busy_on, busy_off)   # 0.040 vs 0.077 measured
 
 
+UART_RX_MAIN = """import time
+from machine import Pin, UART
+led = Pin(25, Pin.OUT, value=0)
+u = UART(0, baudrate=115200, tx=Pin(0), rx=Pin(1))
+buf = bytearray(256)
+got = 0
+for _ in range(8):
+    time.sleep_ms(100)
+    got += u.readinto(buf, u.any()) or 0
+print("UART got", got)
+"""
+
+
+def test_correction_uart_rx_fifo_needed(tmp_path):
+    # the LiDAR's 9-byte frames at 100 Hz: 3 UART interrupts a frame on a PL011 (trigger
+    # level 4, MicroPython takes 3 an interrupt, the timeout the rest), 9 without it;
+    # each wakes the sleeping CPU. Both runs receive every byte.
+    (tmp_path / "fs").mkdir()
+    (tmp_path / "fs" / "main.py").write_text(UART_RX_MAIN)
+    image = flashfs.build(str(tmp_path / "fs"), str(tmp_path / "fs.img"))
+    idle = {"duration_ms": 900, "subject_mm": [[0, 1500]]}
+    on, _ = run(idle, flash_image=image)
+    off, _ = run(idle, flash_image=image, corrections={"uart_rx": False})
+    assert on.stats["cpu_load"] < 0.8 * off.stats["cpu_load"], (
+        on.stats["cpu_load"], off.stats["cpu_load"])
+    for res in (on, off):
+        got = [int(ln.split()[-1]) for ln in res.raw_lines if ln.startswith("UART got")]
+        assert got and got[0] >= 9 * 70, res.raw_lines
+
+
 # ---- smoke set: the virtual Pico's assertions on the real port ------------------------
 
 def test_smoke_one_shot_portrait():

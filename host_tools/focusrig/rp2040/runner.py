@@ -29,7 +29,7 @@ from . import BOOTROM_NAME, HARNESS, UF2_NAME, Rp2040Error, board_file, check_re
 from . import flashfs, lens
 
 TRACE_REC = struct.Struct("<qHi")
-CORRECTIONS = ("uart_tx", "pio", "flash", "pulls", "usb", "fifo_join")
+CORRECTIONS = ("uart_tx", "uart_rx", "pio", "flash", "pulls", "usb", "fifo_join")
 
 
 def run(s, workdir=None, timeout=600, progress=None, flash_image=None, keep_flash=None,

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import { RP2040, USBCDC } from 'rp2040js';
 import { fixUartTxIrq } from './corrections/uart-tx-irq.mjs';
+import { fixUartRxFifo } from './corrections/uart-rx-fifo.mjs';
 import { installClockedPio } from './corrections/pio-clocked.mjs';
 import { installFlashHooks } from './corrections/flash-rom-hooks.mjs';
 import { installPadPulls } from './corrections/pad-pulls.mjs';
@@ -23,7 +24,7 @@ export class Board {
   // opts: bootrom, uf2 (paths), flash (bytes of the filesystem region, or null: erased),
   // flash_offset, corrections {name: bool}, flash_timing, verbose
   constructor(opts) {
-    this.fix = Object.assign({ uart_tx: true, pio: true, flash: true, pulls: true, usb: true, fifo_join: true },
+    this.fix = Object.assign({ uart_tx: true, uart_rx: true, pio: true, flash: true, pulls: true, usb: true, fifo_join: true },
       opts.corrections || {});
     const mcu = new RP2040();
     this.mcu = mcu;
@@ -45,6 +46,7 @@ export class Board {
     if (opts.flash) mcu.flash.set(opts.flash, opts.flash_offset);
 
     if (this.fix.uart_tx) fixUartTxIrq(mcu, this.clock);
+    if (this.fix.uart_rx) fixUartRxFifo(mcu, this.clock);
     this.pio = installClockedPio(mcu, this.fix.pio);
     installFifoJoin(mcu, this.fix.fifo_join);
     this.flashHooks = installFlashHooks(mcu, { enabled: this.fix.flash, ...(opts.flash_timing || {}) });

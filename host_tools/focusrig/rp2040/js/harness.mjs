@@ -1,5 +1,5 @@
 // focusrig's rp2040 target, one scenario: the official MicroPython UF2 on rp2040js (pinned,
-// npm) with our five corrections (board.mjs, corrections/*.mjs), as fast as it runs. Usage:
+// npm) with our corrections (board.mjs, corrections/*.mjs), as fast as it runs. Usage:
 //
 //     node harness.mjs SETUP.json
 //
