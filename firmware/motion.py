@@ -33,7 +33,9 @@ REFILL_LOW_US = const(4000)     # ... and be back before less than this is (shor
 MOVE_HORIZON_US = const(24000)   # moves: enough to ride out a GC pause, short enough
                                  # that a stop or a new target acts within ~25 ms
 IRQ_MAX_WORDS = const(4)        # the refill IRQ plans at most this many words a pass
-IRQ_TRACK_WORDS = const(4)      # (the servo's cost more: a burst frame waits <~1 ms),
+IRQ_TRACK_WORDS = const(2)      # (the servo's cost more: a burst frame waits <~1 ms,
+IRQ_TRACK_URGENT_US = const(1000)   # and IRQ_MAX_WORDS when less than this is queued:
+                                # near rest its words are single steps of 0.2-0.5 ms),
 IRQ_FILL_US = const(8000)       # and a move only this far ahead: it shares PendSV with
                                 # the shutter's timers, which wait for it (the main loop
                                 # fills the rest of MOVE_HORIZON_US)
@@ -450,8 +452,11 @@ class Motion:
         horizon = TRACK_HORIZON_US if tracking else (IRQ_FILL_US if irq else MOVE_HORIZON_US)
         lo = self.min_pos << 4
         hi = self.max_pos << 4
-        left = (IRQ_TRACK_WORDS if tracking else IRQ_MAX_WORDS) if irq else QN
-                                                # words this pass may still plan
+        left = QN                               # words this pass may still plan
+        if irq:
+            left = IRQ_MAX_WORDS
+            if tracking and ticks_diff(self._end, now) > IRQ_TRACK_URGENT_US:
+                left = IRQ_TRACK_WORDS
         room = 0
         check = True                    # the stall flag: before the first push only
         ok = True
@@ -580,7 +585,7 @@ class Motion:
             tot = rem + dur
             us = tot // cpu
             rem = tot - us * cpu
-            end = ticks_add(start, us)
+            end = ticks_add(start, us)   # pyright: ignore[reportArgumentType] (ticks are ints)
             q_end[qi] = end             # pyright: ignore[reportArgumentType, reportCallIssue] (ticks are ints)
             q_pos[qi] = pos
             q_n[qi] = signed

@@ -81,9 +81,10 @@ def test_boots_official_uf2_with_firmware_on_littlefs(baseline):
     boot = res.ev("boot")
     assert len(boot) == 1 and boot[0]["held"] == []
     # the real v1.28.0 port's heap with the firmware from .mpy (real-port-facts.md)
-    # (94 KB with .mpy: the bytecode of a .mpy on littlefs lives in RAM; issue 10's 64 KiB
-    # target is open, docs/motion.md)
-    assert 60000 < boot[0]["mem_alloc"] < 100000 and boot[0]["mem_free"] > 140000
+    # (100 KB with .mpy: the bytecode of a .mpy on littlefs lives in RAM, and the official
+    # UF2 has no ROMFS; issue 10's 64 KiB target is open, docs/motion.md. A guard: 94 KB
+    # until December 2026, 99.5 with event lines made in place, 100.0 with slow steps)
+    assert 60000 < boot[0]["mem_alloc"] < 102400 and boot[0]["mem_free"] > 140000
     assert res.stats["lidar_frames"] >= 25
     for sig in ("cam_focus", "cam_shutter"):
         assert tr.changes(sig) == [(0, 0)], sig
