@@ -33,9 +33,11 @@ REFILL_LOW_US = const(4000)     # ... and be back before less than this is (shor
 MOVE_HORIZON_US = const(24000)   # moves: enough to ride out a GC pause, short enough
                                  # that a stop or a new target acts within ~25 ms
 IRQ_MAX_WORDS = const(4)        # the refill IRQ plans at most this many words a pass
-IRQ_TRACK_WORDS = const(2)      # (the servo's cost more: a burst frame waits <~1 ms,
-IRQ_TRACK_URGENT_US = const(1000)   # and IRQ_MAX_WORDS when less than this is queued:
-                                # near rest its words are single steps of 0.2-0.5 ms),
+IRQ_BUDGET_US = const(600)      # and, while the shutter's timers run (a pulse is on or
+                                # a burst frame planned: trigger.py, `shutter`),
+                                # stops once it has taken this long (a servo word costs
+                                # ~0.3 ms on an RP2040): a burst frame or a pulse end,
+                                # timers that share PendSV, wait at most about this,
 IRQ_FILL_US = const(8000)       # and a move only this far ahead: it shares PendSV with
                                 # the shutter's timers, which wait for it (the main loop
                                 # fills the rest of MOVE_HORIZON_US)
@@ -96,6 +98,8 @@ class Motion:
         self._h_cyc = 0
         self._h_signed = 0
         self._h_pos = 0
+        self.shutter = None             # trigger.Trigger (app.py): while its pulse is on or a
+                                        # frame is planned, refill passes keep to IRQ_BUDGET_US
         self._dir_level = 0             # the last DIR word's level (slow steps' dwells keep it)
 
     def configure(self, cfg):
@@ -452,11 +456,7 @@ class Motion:
         horizon = TRACK_HORIZON_US if tracking else (IRQ_FILL_US if irq else MOVE_HORIZON_US)
         lo = self.min_pos << 4
         hi = self.max_pos << 4
-        left = QN                               # words this pass may still plan
-        if irq:
-            left = IRQ_MAX_WORDS
-            if tracking and ticks_diff(self._end, now) > IRQ_TRACK_URGENT_US:
-                left = IRQ_TRACK_WORDS
+        left = IRQ_MAX_WORDS if irq else QN     # words this pass may still plan
         room = 0
         check = True                    # the stall flag: before the first push only
         ok = True
@@ -598,6 +598,10 @@ class Motion:
                                     # machine still waits, the flag sets again)
             room -= 1
             left -= 1
+            if irq and ticks_diff(ticks_us(), now) > IRQ_BUDGET_US:
+                sh = self.shutter
+                if sh is not None and (sh.firing or sh.frame_planned):
+                    break
         self._carry = carry
         self._end = end
         self._rem = rem
