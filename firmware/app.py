@@ -81,7 +81,7 @@ class App:
                                        pins.ACTIVE_SHUTTER_FULL, self.freq,
                                        hw_shutter=self.cfg["glitch_us"] == 0,
                                        timers=(machine.Timer(-1), machine.Timer(-1)))
-        self.motion.shutter = self.trigger      # its timers share PendSV with the refill
+        self.motion.shutter = self.trigger  # type: ignore  (its timers share PendSV with the refill IRQ)
         self.uart = UART(pins.LIDAR_UART, baudrate=pins.LIDAR_BAUD,
                          tx=Pin(pins.LIDAR_TX), rx=Pin(pins.LIDAR_RX))
         self.lidar = lidar.Lidar(self.uart, self.cfg["lidar_min_amp"])
