@@ -12,7 +12,7 @@ Groups. Group k covers crossings [b_k, b_k+1): one PIO word of n_k steps at peri
 the chord of the exact times (p_k = (t_b(k+1) - t_b(k)) / n_k), so each step is within
 `tol` of its exact time and the time at every boundary is exact to a cycle (rounding is
 carried from group to group). The chord error of a group of duration T at speed v is
-about a T^2 / (8 v); n_k is the largest count keeping it within tol (and <= MAX_N).
+about a T^2 / (8 v); n_k is the largest count keeping it within tol (and <= word_cap()).
 The last group is the single junction interval J - 1 -> J (part ramp, part cruise).
 
 Braking is the mirror image: a deceleration to rest passes the same crossings in reverse,
@@ -24,8 +24,8 @@ constant-speed period at that speed, cycles). t0: cycles from rest to crossing 0
 
 A ramp needing more than MAX_GROUPS words at `tol` is built with the bound doubled until
 it fits (very slow accelerations to high speeds; `tol_s` then says the bound it has); one
-that still does not fit with MAX_N-step words (over ~1,000,000 steps) cruises at the
-speed reached.
+that still does not fit with the longest words its bound allows (over ~260,000 steps at
+10 us, ~640,000 at 25 us) cruises at the speed reached.
 """
 
 from array import array
@@ -34,6 +34,16 @@ from math import sqrt
 MAX_N = 1024            # steps per PIO word (10-bit count: stepgen.MAX_STEPS_PER_WORD;
                         # this module also runs on CPython, which has no rp2 to import)
 MAX_GROUPS = 1024       # table entries at most (about 18 bytes each)
+
+
+def word_cap(tol_s, freq):
+    """Steps in a chord word (a ramp group, an S-curve word) at most: its whole-cycle
+    period drifts up to n / 2 cycles from its exact times before the carry corrects it at
+    the boundary, which itself is up to half the previous word's off; together a fifth of
+    the bound. Never below the 256 steps of the words before December 2026 (a long ramp
+    then needs no looser bound to fit its table), never above MAX_N."""
+    k = int(0.2 * tol_s * freq)
+    return 256 if k < 256 else (MAX_N if k > MAX_N else k)
 
 
 class Ramp:
@@ -67,11 +77,7 @@ class Ramp:
         capped = False
         pmin = int(freq / vmax) + 1             # the shortest period below max_speed
         k = MAX_N
-        # a group's whole-cycle period drifts up to k / 2 cycles from its exact times
-        # before the carry corrects it at the boundary: at most a fifth of the bound
-        kmax = int(0.4 * tol_s * freq)
-        if kmax > MAX_N:
-            kmax = MAX_N
+        kmax = word_cap(tol_s, freq)
         while j < J - 1:                        # groups over the ramp proper
             vj = sqrt(2 * a * (j + 0.5))
             k = int(vj * sqrt(5.0 * vj * tol_s / a))   # chord error a T^2 / 8v: 5/8 of tol
@@ -96,11 +102,12 @@ class Ramp:
             if len(n) >= MAX_GROUPS - 1:
                 capped = j < J - 1
                 break
-        if capped and k < MAX_N:
+        if capped and k < kmax:
             return False                        # a looser bound makes fewer, longer words
         if capped:
-            # every word already MAX_N steps: cruise at the speed reached (crossing j is
-            # the last of the table; a ramp of more than ~1,000,000 steps)
+            # every word already kmax steps: cruise at the speed reached (crossing j is
+            # the last of the table; a ramp of more than ~260,000 steps at 10 us, ~640,000
+            # at 25 us)
             vt = sqrt(2 * a * (j + 0.5))
             self.J = J = j
             self.vtop = vt

@@ -14,13 +14,13 @@ is the speed at crossing b[k] (v[m] at the top). The chord error of a word of du
 at speed v and acceleration up to A is about A T^2 / 8v; its steps number the most that
 keep it within the bound. A half that needs more than MAX_WORDS words is rebuilt with the
 bound doubled, as ramp.py does (self.tol_s is the bound it has); one that needs more with
-MAX_N-step words (a ramp of over ~1,000,000 steps) cruises at the speed reached.
+the longest words its bound allows (ramp.word_cap) cruises at the speed reached.
 """
 
 from array import array
 from math import sqrt
 
-from ramp import MAX_N
+from ramp import MAX_N, word_cap
 from scurve import SCurve
 
 MAX_WORDS = 1024        # words in the acceleration half at most (12 bytes each)
@@ -106,14 +106,15 @@ class SMove:
         st = sc.state(x)
         carry = 0.0
         n = 1
+        nmax = word_cap(tol_s, freq)
         self.capped = False
         while c < m:
             vc = st[2]
             n = int(vc * sqrt(5.0 * vc * tol_s / a))    # chord error A T^2 / 8v, with margin
             if n < 1:
                 n = 1
-            if n > MAX_N:
-                n = MAX_N
+            if n > nmax:
+                n = nmax
             if n > m - c:
                 n = m - c
             x1 = x + n
@@ -130,7 +131,7 @@ class SMove:
             x = x1
             st = st1
             if len(p) >= MAX_WORDS and c < m:
-                if n < MAX_N:
+                if n < nmax:
                     return False                # a looser bound makes fewer, longer words
                 self.capped = True              # cruise at the speed reached
                 break
