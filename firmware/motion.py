@@ -21,10 +21,7 @@ from stepgen import DIR_WORD_OVERHEAD, FIFO_DEPTH, L_SHIFT, STEP_WORD_RISE
 from waits import ms_until
 
 _US_PER_S = const(1000000)
-TRACK_HORIZON_US = const(4000)   # servo: queue at most this much motion ahead,
-TRACK_IRQ_LOW_US = const(3000)   # and the refill timer tops it up below this (its 1 ms
-                                 # ticks come 1-3 ms apart: rp2's soft timers count whole
-                                 # ms from now, ports/rp2/mphalport.c:241-248)
+TRACK_HORIZON_US = const(4000)   # servo: queue at most this much motion ahead
 QN = const(16)                   # words in flight at most (FIFO 8 + the one running)
 MOVE_REFILL_US = const(12000)   # moves: top up once less than this is queued
 REFILL_TICK_MS = const(1)       # while moving, a timer looks at the FIFO this often
@@ -41,6 +38,8 @@ IRQ_BUDGET_US = const(600)      # and, while the shutter's timers run (a pulse i
                                 # stops once it has taken this long (a servo word costs
                                 # ~0.3 ms on an RP2040): a burst frame or a pulse end,
                                 # timers that share PendSV, wait at most about this,
+SHUTTER_FIRST_US = const(2000)  # ... and a tick with more than this queued stands aside
+                                # when a pulse end or burst frame is due within it
 IRQ_FILL_US = const(8000)       # and a move only this far ahead: it shares PendSV with
                                 # the shutter's timers, which wait for it (the main loop
                                 # fills the rest of MOVE_HORIZON_US)
@@ -324,13 +323,16 @@ class Motion:
         ahead = ticks_diff(self._end, now)
         if ahead > REFILL_LOW_US:
             return          # most ticks of a move: first, in the fewest bytecodes (the
-                            # servo's bound below, TRACK_IRQ_LOW_US, is lower)
+                            # servo's bound below, TRACK_HORIZON_US // 2, is lower)
         if self._lock or self.halted_in_irq or not self.moving:
             return
         if not self._qc and self.plan.at_rest:
             return          # a start (or a servo resting on its target): the main loop's
-        if self.plan.mode == pl.MODE_TRACK and ahead > TRACK_IRQ_LOW_US:
+        if self.plan.mode == pl.MODE_TRACK and ahead > TRACK_HORIZON_US // 2:
             return
+        sh = self.shutter
+        if ahead > SHUTTER_FIRST_US and sh is not None and sh.timer_due(now, SHUTTER_FIRST_US):
+            return          # a pulse end or burst frame is due: it goes first
         self._lock = True
         self.plan.irq = True
         try:
@@ -509,6 +511,8 @@ class Motion:
                     x16 = self._trk_x16 + self._trk_v * dt // 977
                     plan.tgt_x16 = lo if x16 < lo else (hi if x16 > hi else x16)
                 before = plan.pos
+                # a start with nothing in flight: the PIO waited legitimately (a start
+                # while words are still in flight is not: a stall then is an underrun)
                 # a start with nothing in flight: the PIO waited legitimately (a start
                 # while words are still in flight is not: a stall then is an underrun)
                 resting = plan.at_rest and not qc

@@ -189,6 +189,13 @@ class Trigger:
         """Also from the S2 release's IRQ handler: no frame after the contact opened."""
         self.frame_planned = False
 
+    def timer_due(self, now, within_us):
+        """Hard IRQ (the refill timer's): is a pulse end or a burst frame due within
+        `within_us` of ticks_us `now`? Their soft timers share PendSV with it."""
+        if self.firing and self.pulse_us - time.ticks_diff(now, self.fired_at) < within_us:
+            return True
+        return self.frame_planned and time.ticks_diff(self.frame_at, now) < within_us
+
     def take_frame(self):
         """Main loop: True once per frame the frame timer fired (then `fired_at`)."""
         if not self.frame_fired:
