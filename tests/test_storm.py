@@ -12,8 +12,12 @@ def test_2000_chattering_full_presses_make_2000_exposures():
                    "config": {"shutter_pulse_ms": 10}, "presses": presses}, timeout=600)
     assert len(tr.rising("cam_shutter")) == 2000
     assert len([e for e in res.ev("press") if e["input"] == "shutter_full"]) == 2000
-    # the firmware's own heap, reported apart from the board's
-    assert 0 < res.stats["firmware_mem_alloc"] < 100 * 1024
+    # the firmware's own heap, reported apart from the board's: no growth beyond a few KB
+    # over its boot figure (queues and buffers that grew once; 3 KB measured, December
+    # 2026; the boot figure itself is ~100 KB: the .mpy bytecode lives in RAM)
+    boot = res.ev("boot")[0]["mem_alloc"]
+    assert 0 < res.stats["firmware_mem_alloc"] < boot + 8 * 1024, (
+        boot, res.stats["firmware_mem_alloc"])
     assert res.stats["sim_mem_alloc"] > 0 and res.stats["heap_reserved"] > 0
 
 
