@@ -280,7 +280,7 @@ class Motion:
                 continue
             n = self._q_n[i]
             if n:
-                into = time.ticks_diff(now, self._q_start[i]) * self._cyc_per_us - sg.STEP_WORD_RISE
+                into = time.ticks_diff(now, self._q_start[i]) * self._cyc_per_us - STEP_WORD_RISE
                 k = into // self._q_per[i] + 1 if into >= 0 else 0
                 if k > abs(n):
                     k = abs(n)
@@ -511,8 +511,6 @@ class Motion:
                     x16 = self._trk_x16 + self._trk_v * dt // 977
                     plan.tgt_x16 = lo if x16 < lo else (hi if x16 > hi else x16)
                 before = plan.pos
-                # a start with nothing in flight: the PIO waited legitimately (a start
-                # while words are still in flight is not: a stall then is an underrun)
                 # a start with nothing in flight: the PIO waited legitimately (a start
                 # while words are still in flight is not: a stall then is an underrun)
                 resting = plan.at_rest and not qc

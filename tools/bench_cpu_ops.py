@@ -116,6 +116,16 @@ def run_firmware(target, folder, tag, duration_ms=400, raw=None):
     raise SystemExit(f"{target}: the benchmark printed nothing (last lines: {res.raw_lines[-3:]})")
 
 
+def product_firmware(folder, main):
+    """Fill `folder` with the product's firmware modules and a main.py of its own."""
+    src = os.path.join(ROOT, "firmware")
+    for n in os.listdir(src):
+        if n.endswith(".py") and n != "main.py":
+            shutil.copy(os.path.join(src, n), folder)
+    with open(os.path.join(folder, "main.py"), "w") as f:
+        f.write(main)
+
+
 def on_targets(doc, prefix, fill, tag, duration_ms=400, raw=None):
     """The command line (--target) and the runs: a temporary folder filled by fill(folder)
     booted on each target chosen. Returns (targets, {target: what it printed after tag})."""

@@ -11,13 +11,12 @@ imports that was not loaded yet. Then the lazily imported ones (S-curve, stackin
 """
 
 import os
-import shutil
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from bench_cpu_ops import on_targets  # noqa: E402
+from bench_cpu_ops import on_targets, product_firmware  # noqa: E402
 
 ORDER = ("asyncio", "pins", "waits", "version", "config", "ramp", "planner", "stepgen",
          "pio_step", "pio_shutter", "motion", "lenscal", "lidar", "inputs", "trigger", "dof",
@@ -44,12 +43,7 @@ while True:
 
 def main():
     def fill(folder):
-        src = os.path.join(ROOT, "firmware")
-        for n in os.listdir(src):
-            if n.endswith(".py") and n != "main.py":
-                shutil.copy(os.path.join(src, n), folder)
-        with open(os.path.join(folder, "main.py"), "w") as f:
-            f.write(MAIN % (ORDER,))
+        product_firmware(folder, MAIN % (ORDER,))
 
     targets, figs = on_targets(__doc__, "heap-", fill, "HEAP", duration_ms=3000)
     figs = {t: dict(v) for t, v in figs.items()}
