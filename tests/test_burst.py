@@ -32,15 +32,27 @@ def test_frames_keep_their_schedule_with_a_loop_ten_times_slower():
     assert len(shots) == 12 == len(res.ev("exposure"))       # 0, 125, ... 1375 ms
     late_ms = [(t - shots[0]) / 1e6 - FRAME_MS * i for i, t in enumerate(shots)]
     # a loop-timed burst was 8-12 ms late here. Soft timers count whole ms (0-2 ms late),
-    # and the frame handler's Python (and the IRQs-off sections it may wait behind) is ten
-    # times slower too: up to 3.3 ms measured, by the phase of the loop against the ms
-    # ticks (which moved with the checkout's path: see docs/virtual_pico.md)
-    assert all(-1 <= x <= 3.5 for x in late_ms), late_ms
-    pulses = [(f - r) / 1e6 for r, f in zip(shots, ends)]
-    # whole-ms soft timers end a pulse 0-2 ms late; here the end handler's own Python
-    # and the main loop's IRQs-off sections it may wait behind are ten times slower too
-    assert all(PULSE_MS <= p <= PULSE_MS + 3.5 for p in pulses), pulses
+    # and the frame handler's Python, the port's C around it (a soft timer's IRQ costs
+    # ~2,000 cycles) and the IRQs-off sections it may wait behind are ten times slower
+    # too: up to 3.3 ms measured with the CPU model priced by opcode class, 3.7 ms since
+    # it charges C work too (December 2026), by the phase of the loop against the ms ticks
+    assert all(-1 <= x <= 4.0 for x in late_ms), late_ms
+    assert all(p >= PULSE_MS for p in ((f - r) / 1e6 for r, f in zip(shots, ends)))
     assert [e["cause"] for e in res.ev("exposure")] == ["irq"] + ["burst"] * 11
+    # (a pulse's end is not checked here: its end timer is armed by the main loop's next
+    # pass after the frame, since rp2 must not arm a soft timer inside a timer's callback
+    # (the frame timer's), and a pass at ten times a Pico's CPU cost once took 46 ms: a
+    # 30 ms pulse lasted 78 ms. At four times, below, pulses keep their length.)
+
+
+def test_pulses_keep_their_length_with_a_loop_four_times_slower():
+    res, tr = burst(1500, 4)
+    shots = tr.rising("cam_shutter")
+    pulses = [(f - r) / 1e6 for r, f in zip(shots, tr.falling("cam_shutter"))]
+    assert len(pulses) == 12
+    # whole-ms soft timers end a pulse 0-2 ms late; here the end handler's own Python
+    # and the main loop's IRQs-off sections it may wait behind are four times slower too
+    assert all(PULSE_MS <= p <= PULSE_MS + 3.5 for p in pulses), pulses
 
 
 def test_the_last_frame_of_a_hold_comes_even_when_due_just_before_the_release():

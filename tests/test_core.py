@@ -117,10 +117,12 @@ def test_single_drive_one_frame_per_press_continuous_bursts_at_fps(run_scenario)
                    "subject_mm": [[0, 1500]], "presses": [press("shutter_full", 300, 1000)]})
     shots = tr.rising("cam_shutter")
     assert len(shots) == 8          # 0, 125, ... 875 ms after the press
-    gaps = [(b - a) / 1e6 for a, b in zip(shots, shots[1:])]
-    # whole-ms soft timers: a frame within ~1 ms of its time, plus its handler's Python
-    # (the bound of tests/test_rp2040.py::test_smoke_servo_burst)
-    assert all(123.5 <= g <= 126.5 for g in gaps), gaps
+    # frames keep the schedule the first one set: whole-ms soft timers fire a frame 0-2 ms
+    # after its time, plus its handler's Python (so two frames are 123-127 ms apart:
+    # 123.4-126.9 measured, December 2026; the rp2040 target: 124.1-126.3 in
+    # tests/test_rp2040.py::test_smoke_servo_burst)
+    late = [(t - shots[0]) / 1e6 - 125 * i for i, t in enumerate(shots)]
+    assert all(-0.5 <= x <= 2.5 for x in late), late
     pulses = [(f - r) / 1e6 for r, f in zip(shots, tr.falling("cam_shutter"))]
     assert all(50 <= p <= 52.5 for p in pulses), pulses
 

@@ -1,15 +1,14 @@
 """What single Python operations cost on each target: the CPU model's calibration data.
 
-    python tools/bench_cpu_ops.py                   both targets (about 40 s)
+    python tools/bench_cpu_ops.py                   both targets (about 15 s)
     python tools/bench_cpu_ops.py --target virtual
 
 A tiny firmware (written to a temporary folder, not the product's) times N repetitions of
 each operation with ticks_us, less an empty loop's, and prints microseconds per
-operation: the virtual Pico's CPU model (costs per opcode class times SCALE,
-board/_vp_cpu.py) against the official v1.28.0 firmware on the emulated RP2040. The last
-column is rp2040 / virtual: 1.0 is a perfect model of that operation. The CPU model is
-calibrated on whole scenarios (tools/bench_realtime.py), so single operations can be off
-both ways; this shows which (docs/virtual_pico.md "CPU model").
+operation, then asyncio's round trip: the virtual Pico's CPU model (board/_vp_cpu.py,
+whose costs come from these rows) against the official v1.28.0 firmware on the emulated
+RP2040. The last column is rp2040 / virtual: 1.0 is a perfect model of that operation
+(docs/virtual_pico.md "The CPU model" says which rows are off and why).
 """
 
 import argparse
@@ -26,6 +25,9 @@ from focusrig import scenario as scn  # noqa: E402
 from focusrig.virtual_pico import runner as vp  # noqa: E402
 
 N = 2000
+ASYNC_N = 300
+# the asyncio rows (not OPS: an event loop, not a statement): us per `await sleep_ms(0)`
+ASYNC_OPS = ["asyncio round trip, await sleep_ms(0)", "  the same, stdin registered (a reader)"]
 # (name, set-up lines, the operation): each timed in a loop of N
 OPS = [
     ("loop iteration (range)", "", "pass"),
@@ -43,25 +45,112 @@ OPS = [
     ("disable_irq + enable_irq", "", "machine.enable_irq(machine.disable_irq())"),
     ("float multiply", "x = 1.5", "x * 2.5"),
     ("small tuple build", "a = 1", "(a, a)"),
+    ("Python function call, 2 args", "a = 1", "f2(a, a)"),
+    ("method call, 1 arg", "o = O(); a = 1", "o.m1(a)"),
+    ("class attribute load", "o = O()", "o.K"),
+    ("int compare", "a = 1", "a < 5"),
+    ("bytearray item store", "b = bytearray(8)", "b[3] = 1"),
+    ("dict item load", "d = {'k': 1}", "d['k']"),
+    ("module function call", "", "time.ticks_us()"),
+    ("float add, 2 locals", "x = 1.5; y = 2.5", "x + y"),
+    ("float compare, 2 locals", "x = 1.5; y = 2.5", "x < y"),
+    ("StateMachine.put(0)", "s = sm", "s.put(0)"),
+    ("StateMachine.tx_fifo()", "s = sm", "s.tx_fifo()"),
+    ("len(bytearray)", "b = bytearray(8)", "len(b)"),
+    ("max(a, 0)", "a = 1", "max(a, 0)"),
+    ("list append + pop", "l = []", "l.append(1); l.pop()"),
+    # (the traceback cleared first, as asyncio does: else each raise grows it, a copy each)
+    ("raise + except", "e = ValueError()",
+     "e.__traceback__ = None\n        try:\n            raise e\n        except ValueError:\n            pass"),
+    ("json.loads, a move command", "import json; t = '{\"cmd\": \"move\", \"to\": 1200}'", "json.loads(t)"),
+    ("'%d' % int", "a = 1200", "'%d' % a"),
+    ("builtin name load", "", "len"),
+    ("isinstance(a, int)", "a = 1", "isinstance(a, int)"),
+    ("any(bytearray(4))", "b = bytearray(4)", "any(b)"),
+    ("int(str)", "t = '1200'", "int(t)"),
+    ("str.split, a command line", "t = 'move 1200'", "t.split()"),
+    ("json.dump(int) to BytesIO", "import io; bio = io.BytesIO(bytearray(64)); sk = bio.seek", "sk(0); json.dump(1234567, bio)"),
+    ("json.dump(dict) to BytesIO", "import io; bio = io.BytesIO(bytearray(64)); sk = bio.seek; d = {'pos': 1200, 'steps': 5}", "sk(0); json.dump(d, bio)"),
+    ("json.dump(str) to BytesIO", "import io; bio = io.BytesIO(bytearray(64)); sk = bio.seek; n = 'motion_start'", "sk(0); json.dump(n, bio)"),
+    ("BytesIO.seek(0), bound", "import io; bio = io.BytesIO(bytearray(64)); sk = bio.seek", "sk(0)"),
+    ("ThreadSafeFlag.set()", "f = asyncio.ThreadSafeFlag()", "f.set()"),
+    ("array('i') item load", "from array import array; r = array('i', [5] * 8)", "r[3]"),
+    ("array('i') item store", "from array import array; r = array('i', [5] * 8)", "r[3] = 7"),
+    ("list item load", "r = [5] * 8", "r[3]"),
+    ("o.x += 1", "o = O()", "o.x += 1"),
+    ("int multiply", "a = 1200; b = 3", "a * b"),
+    ("int shift", "a = 1200", "a >> 1"),
+    ("int too big for a small int", "a = 1 << 29", "a + a"),
+    ("if o.x: (attribute truth)", "o = O()", "if o.x:\n            pass"),
+    ("Python call, 2 args, a big frame", "a = 1", "fbig(a, a)"),
+    ("bytes.decode(), 10 bytes", "b = b'move 20000'", "b.decode()"),
+    ("generator send (resume, yield)", "g = gn(); g.send(None)", "g.send(None)"),
+    ("asyncio task queue push + pop", "q = TQ(); t = asyncio.create_task(co())", "q.push(t, 0); q.pop()"),
 ]
 
-FIRMWARE = '''import time
+FIRMWARE = '''import sys
+import time
+import json
+import asyncio
 import machine
 from machine import Pin, UART
+import rp2
 led = Pin(25, Pin.OUT, value=0)     # the run's time origin (outputs first)
 g = 1
 
 
+@rp2.asm_pio()
+def drain():
+    pull()
+
+
+sm = rp2.StateMachine(0, drain, freq=125000000)     # takes a word a cycle: put never waits
+sm.active(1)
+
+
 class O:
+    K = 3
+
     def __init__(self):
         self.x = 1
 
     def m(self):
         pass
 
+    def m1(self, a):
+        pass
+
 
 def f():
     pass
+
+
+def f2(a, b):
+    pass
+
+
+def fbig(a, b):
+    """13 locals and a deep stack: its frame is on the heap (py/objfun.c
+    VM_MAX_STATE_ON_STACK), allocated and freed by each call."""
+    if a:
+        return -1
+    c = d = e = f_ = g_ = h = i = j = k = m = n = 0
+    return c + d + e + f_ + g_ + h + i + j + k + m + n + b
+
+
+def gn():
+    while True:
+        yield
+
+
+async def co():
+    pass
+
+
+try:
+    from _asyncio import TaskQueue as TQ
+except ImportError:
+    from asyncio.core import TaskQueue as TQ
 
 
 def timed(body):
@@ -71,8 +160,27 @@ def timed(body):
 
 {cases}
 
+async def spin(n):
+    t0 = time.ticks_us()
+    for _ in range(n):
+        await asyncio.sleep_ms(0)
+    return time.ticks_diff(time.ticks_us(), t0)
+
+
+async def reader():
+    await asyncio.StreamReader(sys.stdin).read(1)
+
+
+async def spin_with_stdin(n):
+    asyncio.create_task(reader())
+    return await spin(n)
+
+
 base = timed(case_0)
-print("OPS", [round(base / {n}, 3)] + [round((timed(c) - base) / {n}, 3) for c in CASES[1:]])
+out = [round(base / {n}, 3)] + [round((timed(c) - base) / {n}, 3) for c in CASES[1:]]
+for co in (spin, spin_with_stdin):                  # asyncio: the loop's round trip
+    out.append(round(asyncio.run(co(ASYNC_N)) / ASYNC_N - base / {n}, 3))
+print("OPS", out)
 while True:
     time.sleep_ms(1000)
 '''
@@ -88,7 +196,8 @@ def firmware():
         cases.append("\n".join(lines) + "\n")
         names.append("case_%d" % i)
     text = "\n\n".join(cases) + "\n\nCASES = [%s]\n" % ", ".join(names)
-    return FIRMWARE.replace("{cases}", text).replace("{n}", str(N))
+    return (FIRMWARE.replace("{cases}", text).replace("{n}", str(N))
+            .replace("ASYNC_N", str(ASYNC_N)))
 
 
 def run_firmware(target, folder, tag, duration_ms=400, raw=None):
@@ -150,8 +259,8 @@ def main():
         with open(os.path.join(folder, "main.py"), "w") as f:
             f.write(firmware())
 
-    targets, figs = on_targets(__doc__, "cpu-ops-", fill, "OPS")
-    names = [OPS[0][0]] + [o[0] for o in OPS[1:]]
+    targets, figs = on_targets(__doc__, "cpu-ops-", fill, "OPS", duration_ms=5000)
+    names = [o[0] for o in OPS] + ASYNC_OPS
     w = max(len(n) for n in names)
     print("== us per operation (an empty loop's iteration subtracted, but for the first row) ==")
     print(f"{'':{w}}  " + "  ".join(f"{t:>8}" for t in targets) + ("  rp2040/virtual" if len(targets) == 2 else ""))

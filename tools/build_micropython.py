@@ -53,7 +53,7 @@ MAKE_ARGS = [
 PATCHES = [
     # the CPU model: charge every bytecode (vm.c's TRACE(ip) is empty in a normal build)
     ("py/vm.c", "#else\n#define TRACE(ip)\n#endif",
-     '#else\n#include "vphook.h"\n#define TRACE(ip) focusrig_vm_tick(*(ip))\n#endif'),
+     '#else\n#include "vphook.h"\n#define TRACE(ip) focusrig_vm_tick((ip), (void **)sp, code_state)\n#endif'),
     # the USB CDC model owns sys.stdin/stdout/stderr (fds 0..2) while installed
     ("extmod/vfs_posix_file.c", '#include "py/runtime.h"',
      '#include "py/runtime.h"\n#include "vphook.h"'),
@@ -103,8 +103,23 @@ PATCHES = [
      "    // allocate state for locals and stack\n",
      "    mp_obj_fun_bc_t *self = MP_OBJ_TO_PTR(self_in);\n\n    size_t n_state, state_size;\n"
      "    DECODE_CODESTATE_SIZE(self->bytecode, n_state, state_size);\n"
-     "    focusrig_enter_fun(self->context->module.globals);\n\n"
+     "    focusrig_enter_fun(self->context->module.globals, self, n_args + n_kw);\n\n"
      "    // allocate state for locals and stack\n"),
+    # a str made from data looks for an equal qstr first: on a Pico that scans every qstr
+    # the firmware's .mpy files added (unsorted pools), which the CPU model charges
+    ("py/qstr.c", '#include "py/runtime.h"', '#include "py/runtime.h"\n#include "vphook.h"'),
+    ("py/persistentcode.c", '#include "py/mpthread.h"', '#include "py/mpthread.h"\n#include "vphook.h"'),
+    ("py/persistentcode.c", "static qstr load_qstr(mp_reader_t *reader) {\n",
+     "static qstr load_qstr(mp_reader_t *reader) {\n    focusrig_qstr_loading();\n"),
+    ("py/qstr.c", "                return pool->total_prev_len + at;\n",
+     "                focusrig_qstr_find(pool->total_prev_len + at);\n"
+     "                return pool->total_prev_len + at;\n"),
+    ("py/qstr.c", "    // return id for the newly-added qstr\n    return MP_STATE_VM(last_pool)->total_prev_len + at;\n",
+     "    // return id for the newly-added qstr\n"
+     "    focusrig_qstr_added(MP_STATE_VM(last_pool)->total_prev_len + at);\n"
+     "    return MP_STATE_VM(last_pool)->total_prev_len + at;\n"),
+    ("py/qstr.c", "    // not found; return null qstr\n    return MP_QSTRnull;\n",
+     "    // not found; return null qstr\n    focusrig_qstr_find(MP_QSTRnull);\n    return MP_QSTRnull;\n"),
     # print() and tracebacks too
     ("ports/unix/unix_mphal.c", "mp_uint_t mp_hal_stdout_tx_strn(const char *str, size_t len) {\n",
      '#include "vphook.h"\nmp_uint_t mp_hal_stdout_tx_strn(const char *str, size_t len) {\n'

@@ -28,6 +28,10 @@ import _vp_devices as dev
 import _vp_cpu
 from _vp_usbcdc import UsbCdc
 
+try:
+    import _vphook      # the project's interpreter build (virtual_pico/cmod)
+except ImportError:
+    _vphook = None
 
 BOARD = None
 
@@ -55,6 +59,9 @@ def _install_asyncio_hook():
         return (POLLIN if sm[0] is not None else 0) | (POLLOUT if sm[1] is not None else 0)
 
     def wait_io_event(self, dt):
+        # what this costs a Pico (core.py's Python, select's C, the USB task): _vp_cpu
+        K.c_work(int((_vp_cpu.WAIT_IO + _vp_cpu.WAIT_IO_STREAM * len(self.map))
+                     * _vp_cpu.scale_in_use))
         # a Pico's poll looks at its objects before it waits (extmod/modselect.c:400-411,
         # the rp2 path): a ThreadSafeFlag an IRQ set while the loop ran is seen at once.
         # Idling first waited for the next wake instead (up to a LiDAR frame, ~3 ms).
@@ -440,7 +447,14 @@ def _run_file(name):
     with open(name) as f:
         src = f.read()
     g = {"__name__": "__main__", "__file__": name}
-    exec(compile(src, name, "exec"), g)
+    if _vphook is not None:
+        _vphook.qstrs_firmware(True)    # its qstrs are the firmware's (a Pico compiles it)
+    try:
+        code = compile(src, name, "exec")
+    finally:
+        if _vphook is not None:
+            _vphook.qstrs_firmware(False)
+    exec(code, g)
     return True
 
 
@@ -489,6 +503,8 @@ def main():
         _vp_cpu.install([sys.modules[n] for n in BOARD_MODULES if n in sys.modules] + [globals()],
                         setup.get("cpu_scale", _vp_cpu.SCALE), K.sim_mem + K.heap_reserved,
                         setup.get("pico_free", PICO_FREE_AT_REPL))
+        K.irq_entry = int(_vp_cpu.IRQ_ENTRY * _vp_cpu.scale_in_use)
+        K.irq_entry_timer = int(_vp_cpu.IRQ_ENTRY_TIMER * _vp_cpu.scale_in_use)
         K.cpu_armed = True          # charged from the firmware's first clock read
     import _vp_wdt
     _vp_wdt.CHIP.pullups = tuple(BOARD.pins[n][0] for n in EXTERNAL_PULLUPS if n in BOARD.pins)

@@ -85,6 +85,8 @@ class Kernel:
         self._held = False              # vphook.hold is on (a handler runs)
         self.heap_locked = False        # a hard handler runs (see hw())
         self.irq_count = 0
+        self.irq_entry = 0              # cycles of C around a hard handler (_vp_cpu.IRQ_ENTRY)
+        self.irq_entry_timer = 0        # a soft timer's (_vp_cpu.IRQ_ENTRY_TIMER)
         self.irq_alloc_errors = 0
         self.idle_hooks = []            # fn(kernel) called while idling (paced mode I/O)
         self.on_end = []                # fn() called once when the run ends
@@ -339,6 +341,26 @@ class Kernel:
         while self._run_sms(t_ns) < t_ns:
             pass
 
+    def c_work(self, cycles):
+        """C work of the port that the board does in Python (asyncio's poll of its
+        streams: _vp_cpu.WAIT_IO), run by the main program: the CPU is busy for it, and
+        interrupts due meanwhile run at their own time, the work going on after them.
+        (Charged in one piece it held a press's IRQ ~86 us, to its end.)"""
+        if not self._cpu or cycles <= 0:
+            return
+        self.catch_up()
+        left = cycles * self.ns_per_cycle
+        while left > 0:
+            nxt = self._q[0][0] if self._q else -1
+            if nxt < 0 or nxt >= self.now + left:
+                self.cpu_ns += left
+                self.advance_to(self.now + left)
+                return
+            step = nxt - self.now if nxt > self.now else 0
+            self.cpu_ns += step
+            left -= step
+            self.advance_to(self.now + step)    # the events due then (handlers run)
+
     def sleep_ns(self, dt):
         """Busy/blocking sleep: time passes, IRQs run, the caller does not wake early."""
         self.catch_up()
@@ -491,6 +513,10 @@ class Kernel:
             return
         self.sync()
         self.irq_count += 1
+        if self.irq_entry and _vphook is not None:
+            # the port's C around the handler (_vp_cpu.IRQ_ENTRY*): a PendSV one is a
+            # soft timer's
+            _vphook.c_work(self.irq_entry_timer if preemptible else self.irq_entry)
         was_irq = self.in_irq
         was_ok = self.preempt_ok
         was_held = self._held

@@ -25,6 +25,14 @@
 #include "py/stream.h"
 #include "py/mphal.h"
 #include "py/objmodule.h"
+#include "py/objtype.h"
+#include "py/bc.h"
+#include "py/bc0.h"
+#include "py/objfun.h"
+#include "py/objarray.h"
+#include "py/objlist.h"
+#include "py/objtuple.h"
+#include "py/objstr.h"
 #include "vphook.h"
 
 // ---- CPU model --------------------------------------------------------------------------
@@ -43,6 +51,7 @@ static mp_obj_dict_t *board_globals[MAX_BOARD];
 static size_t n_board;
 static mp_obj_dict_t *last_fw;          // cache: the last globals found to be firmware's
 static bool fw_running;                 // the last bytecode was the firmware's
+static bool qstrs_mpy;                  // loading a .mpy file's qstrs (until the next bytecode)
 // a profile: cycles charged per firmware module (its globals), for finding hot spots
 #define MAX_PROF 48
 static mp_obj_dict_t *prof_g[MAX_PROF];    // compared only: never dereferenced later
@@ -58,6 +67,27 @@ static size_t n_prof, prof_i;
 static uint32_t alloc_fix, alloc_block, gc_fix, gc_per_kb;
 static size_t gc_board_bytes;
 static uint32_t gc_count, gc_last_cycles;
+// what the opcode alone does not tell (set_costs; _vp_cpu.py has the figures and where
+// they come from): the object an attribute is looked up on, the operands of a binary
+// op, a Python function's frame, and the C body of a built-in the board models in Python
+enum { K_ATTR_HIT, K_ATTR_CLASS, K_METHOD_PY, K_ATTR_MOD, K_ATTR_NATIVE, K_STORE_ATTR,
+       K_BINOP_INT, K_BINOP_FLOAT, K_BINOP_OBJ, K_ENTER, K_ENTER_ARG, K_BODY,
+       K_BUILTIN_NAME, K_NATIVE_BODY, K_STR_FORMAT, K_RAISE, K_BINOP_MUL,
+       K_SUBSCR_LIST, K_SUBSCR_BYTES, K_SUBSCR_ARRAY, K_SUBSCR_DICT,
+       K_STORE_LIST, K_STORE_BYTES, K_STORE_ARRAY, K_STORE_DICT, K_FREE, K_QSTR_FIND, K_QSTR_ENTRY, N_COSTS };
+static uint32_t cost[N_COSTS];
+static bool costs_set;
+static qstr board_name[MAX_BOARD];      // the board modules' __name__ (their classes)
+#define MAX_TYPES 64                    // cache: is this class one of the board's?
+static const mp_obj_type_t *type_seen[MAX_TYPES];
+static bool type_board[MAX_TYPES];
+static size_t n_types;
+#define MAX_BODIES 64                   // c_cost(): a built-in's C body, by function
+static const void *body_fun[MAX_BODIES];
+static uint32_t body_cyc[MAX_BODIES];
+static uint32_t body_byte[MAX_BODIES];  // and per byte of its subject (str, bytes, bytearray)
+static uint32_t body_item[MAX_BODIES];  // or per item of it (list, tuple, dict)
+static size_t n_bodies;
 
 MP_REGISTER_ROOT_POINTER(mp_obj_t focusrig_alarm_cb);
 MP_REGISTER_ROOT_POINTER(mp_obj_t focusrig_stdio);
@@ -82,6 +112,8 @@ static void run_alarm(void) {
     }
     bool was_cb = in_callback;          // a nested alarm (inside a preemptible handler)
     bool was_nest = nest_ok;
+    bool was_fw = fw_running;           // the board's callback is no built-in body
+    fw_running = false;
     in_callback = true;
     nest_ok = false;
     #if MICROPY_ENABLE_SCHEDULER
@@ -93,6 +125,7 @@ static void run_alarm(void) {
     #endif
     in_callback = was_cb;
     nest_ok = was_nest;
+    fw_running = was_fw;
 }
 
 // C work charged in one lump (a collection, a gc_info() heap scan: charge()) passes at
@@ -121,7 +154,229 @@ static void pass_gc(void) {
     }
 }
 
-void focusrig_vm_tick(unsigned char opcode) {
+// C work inside a bytecode (an allocation, a free, a qstr search) passes like a lump:
+// interrupts due inside it are taken at their own time, not after it (a 118 us qstr
+// search once held a press's IRQ to its end). Inside the board's alarm callback (a hard
+// IRQ handler) it counts at once: that handler is not interrupted by what the lump
+// would let through.
+static void charge_c(uint32_t c) {
+    if (in_callback) {
+        cycles += c;
+    } else {
+        pending += c;
+    }
+}
+
+
+// the qstr argument of the bytecode at ip (py/vm.c DECODE_QSTR)
+static qstr decode_qstr(const byte *ip, const mp_code_state_t *cs) {
+    const byte *p = ip + 1;
+    mp_uint_t u = 0;
+    do {
+        u = (u << 7) | (*p & 0x7f);
+    } while (*p++ & 0x80);
+    #if MICROPY_EMIT_BYTECODE_USES_QSTR_TABLE
+    return cs->fun_bc->context->constants.qstr_table[u];
+    #else
+    (void)cs;
+    return u;
+    #endif
+}
+
+// a class of the board model (its __module__ is a board module's name): on a Pico it is a
+// native type of the port (machine.Pin, rp2.StateMachine), looked up in a ROM table
+static bool type_is_board(const mp_obj_type_t *t) {
+    for (size_t i = 0; i < n_types; i++) {
+        if (type_seen[i] == t) {
+            return type_board[i];
+        }
+    }
+    bool board = false;
+    if (MP_OBJ_TYPE_HAS_SLOT(t, locals_dict)) {
+        mp_map_elem_t *e = mp_map_lookup(&MP_OBJ_TYPE_GET_SLOT(t, locals_dict)->map,
+            MP_OBJ_NEW_QSTR(MP_QSTR___module__), MP_MAP_LOOKUP);
+        if (e && mp_obj_is_qstr(e->value)) {
+            for (size_t i = 0; i < n_board; i++) {
+                if (board_name[i] == MP_OBJ_QSTR_VALUE(e->value)) {
+                    board = true;
+                }
+            }
+        }
+    }
+    if (n_types < MAX_TYPES) {
+        type_seen[n_types] = t;
+        type_board[n_types++] = board;
+    }
+    return board;
+}
+
+// LOAD_ATTR / LOAD_METHOD / STORE_ATTR on obj: an instance's own member is one map probe;
+// a miss goes on to its class chain (a method, a class constant), which costs several
+static uint32_t attr_cost(unsigned char op, const byte *ip, mp_obj_t obj, const mp_code_state_t *cs) {
+    if (!mp_obj_is_obj(obj)) {
+        return cost[K_ATTR_NATIVE];
+    }
+    const mp_obj_type_t *t = mp_obj_get_type(obj);
+    if (t == &mp_type_module) {
+        return cost[K_ATTR_MOD];
+    }
+    if (t == &mp_type_type) {
+        return type_is_board(MP_OBJ_TO_PTR(obj)) ? cost[K_ATTR_NATIVE] : cost[K_ATTR_CLASS];
+    }
+    if (!mp_obj_is_instance_type(t) || type_is_board(t)) {
+        return op == MP_BC_STORE_ATTR ? cost[K_STORE_ATTR] : cost[K_ATTR_NATIVE];
+    }
+    if (op == MP_BC_STORE_ATTR) {
+        return cost[K_STORE_ATTR];
+    }
+    qstr q = decode_qstr(ip, cs);
+    mp_obj_instance_t *o = MP_OBJ_TO_PTR(obj);
+    if (mp_map_lookup(&o->members, MP_OBJ_NEW_QSTR(q), MP_MAP_LOOKUP)) {
+        return cost[K_ATTR_HIT];
+    }
+    return op == MP_BC_LOAD_METHOD ? cost[K_METHOD_PY] : cost[K_ATTR_CLASS];
+}
+
+// LOAD_GLOBAL / LOAD_NAME: a module global is found at once (rp2's map lookup cache); a
+// built-in is looked for in the module first, and a miss hashes its qstr (py/runtime.c
+// mp_load_global, py/map.c, py/qstr.c qstr_hash walking the qstr pools)
+static uint32_t name_cost(uint32_t w, const byte *ip, const mp_code_state_t *cs) {
+    mp_obj_dict_t *g = mp_globals_get();
+    if (g == NULL || mp_map_lookup(&g->map, MP_OBJ_NEW_QSTR(decode_qstr(ip, cs)), MP_MAP_LOOKUP)) {
+        return w;
+    }
+    return cost[K_BUILTIN_NAME];
+}
+
+// what a built-in's subject (its first argument, or self) adds: per byte or per item
+static uint32_t subject_cost(mp_obj_t o, uint32_t per_byte, uint32_t per_item) {
+    if (o == MP_OBJ_NULL) {
+        return 0;
+    }
+    if (mp_obj_is_str_or_bytes(o)) {
+        size_t n;
+        mp_obj_str_get_data(o, &n);
+        return per_byte * (uint32_t)n;
+    }
+    if (!mp_obj_is_obj(o)) {
+        return 0;
+    }
+    const mp_obj_type_t *t = mp_obj_get_type(o);
+    if (t == &mp_type_bytearray) {
+        return per_byte * (uint32_t)((mp_obj_array_t *)MP_OBJ_TO_PTR(o))->len;
+    }
+    if (t == &mp_type_list) {
+        return per_item * (uint32_t)((mp_obj_list_t *)MP_OBJ_TO_PTR(o))->len;
+    }
+    if (t == &mp_type_tuple) {
+        return per_item * (uint32_t)((mp_obj_tuple_t *)MP_OBJ_TO_PTR(o))->len;
+    }
+    if (t == &mp_type_dict) {
+        return per_item * (uint32_t)((mp_obj_dict_t *)MP_OBJ_TO_PTR(o))->map.used;
+    }
+    return 0;
+}
+
+typedef struct {                        // py/objboundmeth.c keeps its struct to itself
+    mp_obj_base_t base;
+    mp_obj_t meth;
+    mp_obj_t self;
+} bound_meth_t;
+
+// CALL_FUNCTION / CALL_METHOD of a built-in written in C (a function of the port, a method
+// of a native type, a native type's constructor): its body, by what c_cost() registered,
+// else NATIVE_BODY. A Python function's frame is charged in focusrig_enter_fun, and so is
+// a built-in the board models in Python.
+static uint32_t call_cost(unsigned char op, const byte *ip, mp_obj_t *sp) {
+    const byte *p = ip + 1;
+    mp_uint_t u = 0;
+    do {
+        u = (u << 7) | (*p & 0x7f);
+    } while (*p++ & 0x80);
+    size_t n = (u & 0xff) + ((u >> 7) & 0x1fe);
+    mp_obj_t fun, subject;
+    if (op == MP_BC_CALL_METHOD) {
+        mp_obj_t *base = sp - n - 1;
+        fun = base[0];
+        subject = base[1] != MP_OBJ_NULL ? base[1] : ((u & 0xff) ? base[2] : MP_OBJ_NULL);
+    } else {
+        mp_obj_t *base = sp - n;
+        fun = base[0];
+        subject = (u & 0xff) ? base[1] : MP_OBJ_NULL;
+    }
+    if (!mp_obj_is_obj(fun)) {
+        return 0;
+    }
+    const mp_obj_type_t *t = mp_obj_get_type(fun);
+    if (t == &mp_type_bound_meth) {
+        bound_meth_t *b = MP_OBJ_TO_PTR(fun);
+        fun = b->meth;
+        subject = b->self;
+        if (!mp_obj_is_obj(fun)) {
+            return 0;
+        }
+        t = mp_obj_get_type(fun);
+    }
+    if (!(t == &mp_type_fun_builtin_0 || t == &mp_type_fun_builtin_1 || t == &mp_type_fun_builtin_2
+          || t == &mp_type_fun_builtin_3 || t == &mp_type_fun_builtin_var
+          || (t == &mp_type_type && !mp_obj_is_instance_type((const mp_obj_type_t *)MP_OBJ_TO_PTR(fun))))) {
+        return 0;
+    }
+    const void *f = MP_OBJ_TO_PTR(fun);
+    for (size_t k = 0; k < n_bodies; k++) {
+        if (body_fun[k] == f) {
+            return body_cyc[k] + subject_cost(subject, body_byte[k], body_item[k]);
+        }
+    }
+    return cost[K_NATIVE_BODY];
+}
+
+// x[i] (LOAD_SUBSCR) and x[i] = v (STORE_SUBSCR), by the container
+static uint32_t subscr_cost(uint32_t w, bool store, mp_obj_t obj) {
+    if (!mp_obj_is_obj(obj)) {
+        return w;
+    }
+    const mp_obj_type_t *t = mp_obj_get_type(obj);
+    if (t == &mp_type_list || t == &mp_type_tuple) {
+        return cost[store ? K_STORE_LIST : K_SUBSCR_LIST];
+    }
+    if (t == &mp_type_bytearray || t == &mp_type_bytes) {
+        return cost[store ? K_STORE_BYTES : K_SUBSCR_BYTES];
+    }
+    #if MICROPY_PY_ARRAY
+    if (t == &mp_type_array) {                  // array('i'): an int made or unpacked
+        return cost[store ? K_STORE_ARRAY : K_SUBSCR_ARRAY];
+    }
+    #endif
+    if (t == &mp_type_dict) {
+        return cost[store ? K_STORE_DICT : K_SUBSCR_DICT];
+    }
+    return w;
+}
+
+static uint32_t binop_cost(mp_binary_op_t op, mp_obj_t lhs, mp_obj_t rhs) {
+    if (mp_obj_is_small_int(lhs) && mp_obj_is_small_int(rhs)) {
+        switch (op) {
+            case MP_BINARY_OP_MULTIPLY: case MP_BINARY_OP_INPLACE_MULTIPLY:
+            case MP_BINARY_OP_FLOOR_DIVIDE: case MP_BINARY_OP_INPLACE_FLOOR_DIVIDE:
+            case MP_BINARY_OP_MODULO: case MP_BINARY_OP_INPLACE_MODULO:
+                return cost[K_BINOP_MUL];       // an overflow check / the divider
+            default:
+                return cost[K_BINOP_INT];
+        }
+    }
+    if (mp_obj_is_float(lhs) || mp_obj_is_float(rhs)) {
+        return cost[K_BINOP_FLOAT];     // soft float (the allocation of its result apart)
+    }
+    if (mp_obj_is_str(lhs) && (op == MP_BINARY_OP_MODULO || op == MP_BINARY_OP_INPLACE_MODULO)) {
+        return cost[K_STR_FORMAT];      // '%' formatting
+    }
+    return cost[K_BINOP_OBJ];
+}
+
+void focusrig_vm_tick(const unsigned char *ip, void **sp_in, const void *code_state) {
+    unsigned char opcode = *ip;
+    qstrs_mpy = false;
     if (pending && !in_callback && !pending_held) {
         pass_gc();
     }
@@ -167,12 +422,35 @@ void focusrig_vm_tick(unsigned char opcode) {
     #endif
     last_op = opcode;
     uint32_t w = weights_set ? weight[opcode] : 1;
+    uint32_t body = 0;                  // a C built-in's body: passed like other C work
+    if (costs_set) {
+        mp_obj_t *sp = (mp_obj_t *)sp_in;
+        if (opcode >= MP_BC_BINARY_OP_MULTI && opcode < MP_BC_BINARY_OP_MULTI + MP_BC_BINARY_OP_MULTI_NUM) {
+            w = binop_cost((mp_binary_op_t)(opcode - MP_BC_BINARY_OP_MULTI), sp[-1], sp[0]);
+        } else if (opcode == MP_BC_LOAD_SUBSCR || opcode == MP_BC_STORE_SUBSCR) {
+            w = subscr_cost(w, opcode == MP_BC_STORE_SUBSCR, sp[-1]);
+        } else if (opcode == MP_BC_LOAD_ATTR || opcode == MP_BC_LOAD_METHOD || opcode == MP_BC_STORE_ATTR) {
+            w = attr_cost(opcode, ip, sp[0], (const mp_code_state_t *)code_state);
+        } else if (opcode == MP_BC_LOAD_GLOBAL || opcode == MP_BC_LOAD_NAME) {
+            w = name_cost(w, ip, (const mp_code_state_t *)code_state);
+        } else if (opcode == MP_BC_CALL_FUNCTION || opcode == MP_BC_CALL_METHOD) {
+            body = call_cost(opcode, ip, sp);
+        } else if (opcode == MP_BC_RAISE_OBJ || opcode == MP_BC_RAISE_LAST || opcode == MP_BC_RAISE_FROM) {
+            w = cost[K_RAISE];
+        }
+    }
     cycles += w;
     if (prof_i < MAX_PROF) {
-        prof_c[prof_i] += w;
+        prof_c[prof_i] += w + body;
     }
     if (cycles >= alarm_at && (!in_callback || nest_ok)) {
         run_alarm();
+    }
+    if (body) {
+        charge_c(body);
+        if (pending && !in_callback && !pending_held) {
+            pass_gc();
+        }
     }
 }
 
@@ -233,7 +511,7 @@ void focusrig_alloc_done(void *ptr) {
     pending_net = false;
     // charged at the next bytecode's alarm check: never run the board here (mid-allocation)
     uint32_t n = pending_bytes;
-    cycles += alloc_fix + alloc_block * (n / 16);
+    charge_c(alloc_fix + alloc_block * (n / 16));
     fw_alloc_since += n;
     op_alloc[last_op] += n;
     if (gc_per_kb && fw_alloc_since > fw_free_after_gc) {
@@ -269,6 +547,9 @@ void focusrig_free_tick(void *ptr, size_t n) {
     for (size_t k = 0; k < NET_PROBES; k++, i = (i + 1) & (NET_SLOTS - 1)) {
         if (net_ptr[i] == ptr) {
             uint32_t b = net_bytes[i];
+            if (costs_set) {
+                charge_c(cost[K_FREE]);     // gc_free (a large call frame, as the call returns)
+            }
             fw_alloc_since = fw_alloc_since > b ? fw_alloc_since - b : 0;
             if (net_site[i] != 0xFFFF) {
                 site_net[net_site[i]] -= b;
@@ -298,14 +579,96 @@ void focusrig_free_tick(void *ptr, size_t n) {
     }
 }
 
-void focusrig_enter_fun(void *globals) {
+void focusrig_enter_fun(void *globals, const void *fun, size_t n_args) {
     for (size_t i = 0; i < n_board; i++) {
         if (board_globals[i] == globals) {
+            if (fw_running && costs_set) {
+                // the firmware calls a built-in the board models in Python: its C body
+                uint32_t c = cost[K_BODY];
+                for (size_t k = 0; k < n_bodies; k++) {
+                    if (body_fun[k] == fun) {
+                        c = body_cyc[k];
+                        break;
+                    }
+                }
+                cycles += c;
+                if (prof_i < MAX_PROF) {
+                    prof_c[prof_i] += c;
+                }
+                // an interrupt due within that body is taken before the board function
+                // acts: one due as machine.disable_irq() is called comes first, as on a
+                // Pico (else it was held to the next enable_irq(): a press stamped 134 us
+                // late behind an IRQs-off section it came before)
+                if (cycles >= alarm_at && (!in_callback || nest_ok)) {
+                    run_alarm();
+                }
+            }
             fw_running = false;
             return;
         }
     }
+    if (costs_set) {
+        // a Python function's frame: its state set up, its arguments bound
+        uint32_t c = cost[K_ENTER] + cost[K_ENTER_ARG] * (uint32_t)n_args;
+        cycles += c;
+        if (prof_i < MAX_PROF) {
+            prof_c[prof_i] += c;
+        }
+    }
     fw_running = true;
+}
+
+// qstr_find_strn searches the pools newest first: a RAM pool (qstrs added at run time:
+// the .mpy files', interned strs) one entry at a time from its oldest, a ROM pool by
+// bisection. So a miss, or a hit in ROM, passes every RAM qstr; a hit in RAM the pools
+// newer than its own and its own up to it. Only the firmware's count: the virtual Pico's
+// RAM pools also hold the board model's, which a Pico has not.
+#define QSTR_MARKS 65536
+// Where a qstr would be on a Pico: the n-th the firmware added (its .mpy files', main.py's,
+// what it interned since), in pools of QSTR_POOL0, 2x, 4x ... entries (py/qstr.c qstr_add
+// doubles each new pool; the rp2040 target: 6 pools for 915 qstrs with the product loaded,
+// micropython.qstr_info()). The virtual Pico's own pools also hold the board model's qstrs
+// and so fall elsewhere.
+static uint16_t fw_index[QSTR_MARKS];   // its index + 1 among the firmware's (0: not one)
+static uint32_t fw_qstr_count;
+static bool qstrs_fw;                   // qstrs_firmware(): compiling the firmware's main.py
+static uint32_t qstr_pool0 = 20;
+
+void focusrig_qstr_loading(void) {
+    qstrs_mpy = costs_set;              // the board's own modules load before the model
+}
+
+void focusrig_qstr_added(size_t q) {
+    if ((fw_running || qstrs_fw || qstrs_mpy) && q < QSTR_MARKS) {
+        fw_index[q] = (uint16_t)(++fw_qstr_count < 0xFFFF ? fw_qstr_count : 0xFFFF);
+    }
+}
+
+// qstr_find_strn searches the pools newest first: a RAM pool one entry at a time from its
+// oldest, the ROM pools by bisection. So a miss, or a hit in ROM (or one of the board
+// model's), passes every RAM qstr; a hit in RAM the pools newer than its own and its own
+// up to it.
+void focusrig_qstr_find(size_t q) {
+    if (!(costs_set && fw_running)) {
+        return;
+    }
+    uint32_t n = fw_qstr_count;
+    uint32_t passed = n;
+    if (q != MP_QSTRnull && q < QSTR_MARKS && fw_index[q]) {
+        uint32_t i = fw_index[q] - 1u;
+        uint32_t start = 0, size = qstr_pool0;
+        while (i >= start + size) {
+            start += size;
+            size *= 2;
+        }
+        uint32_t end = start + size;
+        passed = (n > end ? n - end : 0) + (i - start + 1);
+    }
+    uint32_t c = cost[K_QSTR_FIND] + passed * cost[K_QSTR_ENTRY];
+    charge_c(c);
+    if (prof_i < MAX_PROF) {
+        prof_c[prof_i] += c;
+    }
 }
 
 void focusrig_gc_explicit(void) {
@@ -491,11 +854,88 @@ static mp_obj_t vphook_board_module(mp_obj_t mod) {
     if (n_board >= MAX_BOARD) {
         mp_raise_ValueError(MP_ERROR_TEXT("too many board modules"));
     }
+    mp_map_elem_t *e = mp_map_lookup(&g->map, MP_OBJ_NEW_QSTR(MP_QSTR___name__), MP_MAP_LOOKUP);
+    // (the boot script runs as __main__, as the firmware's main.py does: not a class's mark)
+    qstr name = (e && mp_obj_is_qstr(e->value)) ? MP_OBJ_QSTR_VALUE(e->value) : MP_QSTR_;
+    board_name[n_board] = name == MP_QSTR___main__ ? MP_QSTR_ : name;
     board_globals[n_board++] = g;
     last_fw = NULL;
+    n_types = 0;
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(vphook_board_module_obj, vphook_board_module);
+
+// set_costs(sequence of N_COSTS cycle counts), in the order of the enum above
+static mp_obj_t vphook_set_costs(mp_obj_t seq) {
+    size_t n;
+    mp_obj_t *items;
+    mp_obj_get_array(seq, &n, &items);
+    if (n != N_COSTS) {
+        mp_raise_ValueError(MP_ERROR_TEXT("wrong number of costs"));
+    }
+    for (size_t i = 0; i < n; i++) {
+        cost[i] = mp_obj_get_int(items[i]);
+    }
+    costs_set = true;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(vphook_set_costs_obj, vphook_set_costs);
+
+// c_cost(function, cycles, per_byte, per_item): the C body of a built-in (a C function,
+// or the board function standing for one), plus per byte or item of its subject (the
+// first argument or self; for a C built-in only)
+static mp_obj_t vphook_c_cost(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    if (n_bodies >= MAX_BODIES) {
+        mp_raise_ValueError(MP_ERROR_TEXT("too many built-in costs"));
+    }
+    mp_obj_t fun = args[0];
+    if (mp_obj_is_type(fun, &mp_type_tuple)) {
+        // (native type, method name): its locals dict's entry (type.method is not it: a
+        // native type's attribute is looked up afresh, so `str.split is str.split` fails)
+        size_t n;
+        mp_obj_t *tm;
+        mp_obj_tuple_get(fun, &n, &tm);
+        const mp_obj_type_t *t = MP_OBJ_TO_PTR(tm[0]);
+        mp_map_elem_t *e = n == 2 && mp_obj_is_type(tm[0], &mp_type_type) && MP_OBJ_TYPE_HAS_SLOT(t, locals_dict)
+            ? mp_map_lookup(&MP_OBJ_TYPE_GET_SLOT(t, locals_dict)->map, mp_obj_new_str_from_cstr(mp_obj_str_get_str(tm[1])), MP_MAP_LOOKUP)
+            : NULL;
+        if (e == NULL) {
+            mp_raise_ValueError(MP_ERROR_TEXT("no such method"));
+        }
+        fun = e->value;
+    }
+    body_fun[n_bodies] = MP_OBJ_TO_PTR(fun);
+    body_byte[n_bodies] = mp_obj_get_int(args[2]);
+    body_item[n_bodies] = mp_obj_get_int(args[3]);
+    body_cyc[n_bodies++] = mp_obj_get_int(args[1]);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vphook_c_cost_obj, 4, 4, vphook_c_cost);
+
+// c_work(n): n cycles of the port's C at once, charged where the board does that work in
+// Python (an interrupt's entry and dispatch, asyncio's poll of its streams)
+static mp_obj_t vphook_c_work(mp_obj_t n) {
+    if (weights_set) {
+        cycles += (uint32_t)mp_obj_get_int(n);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(vphook_c_work_obj, vphook_c_work);
+
+// fw_qstrs() -> how many qstrs the firmware added at run time (a Pico's RAM pools)
+static mp_obj_t vphook_fw_qstrs(void) {
+    return mp_obj_new_int_from_uint(fw_qstr_count);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vphook_fw_qstrs_obj, vphook_fw_qstrs);
+
+// qstrs_firmware(flag): qstrs added meanwhile are the firmware's (the board compiles its
+// boot.py / main.py, which a Pico does itself)
+static mp_obj_t vphook_qstrs_firmware(mp_obj_t flag) {
+    qstrs_fw = mp_obj_is_true(flag);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(vphook_qstrs_firmware_obj, vphook_qstrs_firmware);
 
 static mp_obj_t vphook_set_weights(mp_obj_t buf_in) {
     mp_buffer_info_t bi;
@@ -625,6 +1065,11 @@ static const mp_rom_map_elem_t vphook_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_set_callback), MP_ROM_PTR(&vphook_set_callback_obj) },
     { MP_ROM_QSTR(MP_QSTR_board_module), MP_ROM_PTR(&vphook_board_module_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_weights), MP_ROM_PTR(&vphook_set_weights_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_costs), MP_ROM_PTR(&vphook_set_costs_obj) },
+    { MP_ROM_QSTR(MP_QSTR_c_cost), MP_ROM_PTR(&vphook_c_cost_obj) },
+    { MP_ROM_QSTR(MP_QSTR_c_work), MP_ROM_PTR(&vphook_c_work_obj) },
+    { MP_ROM_QSTR(MP_QSTR_qstrs_firmware), MP_ROM_PTR(&vphook_qstrs_firmware_obj) },
+    { MP_ROM_QSTR(MP_QSTR_fw_qstrs), MP_ROM_PTR(&vphook_fw_qstrs_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_heap_costs), MP_ROM_PTR(&vphook_set_heap_costs_obj) },
     { MP_ROM_QSTR(MP_QSTR_gc_stats), MP_ROM_PTR(&vphook_gc_stats_obj) },
     { MP_ROM_QSTR(MP_QSTR_charge), MP_ROM_PTR(&vphook_charge_obj) },

@@ -7,8 +7,9 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-// py/vm.c: called before every bytecode with the opcode about to run (the CPU model).
-void focusrig_vm_tick(unsigned char opcode);
+// py/vm.c: called before every bytecode (the CPU model) with its ip, the value stack's
+// top (sp: an attribute's object, a binary op's operands) and the mp_code_state_t
+void focusrig_vm_tick(const unsigned char *ip, void **sp, const void *code_state);
 
 // py/gc.c: an allocation of n_blocks (16 bytes each) is asked for, and the end of a
 // collection; the CPU model charges the allocation (alloc_done, once it is made) when the
@@ -19,9 +20,18 @@ void focusrig_gc_done(void);
 void focusrig_free_tick(void *ptr, size_t n);
 // py/gc.c: the allocation alloc_tick announced is at ptr (the net profile's sites)
 void focusrig_alloc_done(void *ptr);
-// py/objfun.c: a bytecode function of these globals is being called (its frame is
-// allocated next: the firmware's, or the board model's, which is not charged)
-void focusrig_enter_fun(void *globals);
+// py/objfun.c: bytecode function fun of these globals is being called with n_args
+// arguments (positional + keyword); its frame is allocated next: the firmware's (charged:
+// a frame's set-up), or the board model's (a built-in's C body when the firmware calls it)
+void focusrig_enter_fun(void *globals, const void *fun, size_t n_args);
+// py/qstr.c: qstr_find_strn() found q (MP_QSTRnull: none): a str made from data (str
+// iteration, decode, split) looks for an equal qstr first
+void focusrig_qstr_find(size_t q);
+// py/qstr.c: qstr q was added to the RAM pools (by the firmware, or by the board model:
+// a Pico has none of the latter, so a search does not pass them)
+void focusrig_qstr_added(size_t q);
+// py/persistentcode.c: a .mpy file's qstr is being loaded (an import of the firmware's)
+void focusrig_qstr_loading(void);
 // py/modgc.c: gc.collect() was called (the next collection is an explicit one)
 void focusrig_gc_explicit(void);
 
