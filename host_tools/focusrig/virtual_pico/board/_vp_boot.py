@@ -505,6 +505,8 @@ def main():
                         setup.get("pico_free", PICO_FREE_AT_REPL))
         K.irq_entry = int(_vp_cpu.IRQ_ENTRY * _vp_cpu.scale_in_use)
         K.irq_entry_timer = int(_vp_cpu.IRQ_ENTRY_TIMER * _vp_cpu.scale_in_use)
+        K.uart_rx_irq = int(_vp_cpu.UART_RX_IRQ * _vp_cpu.scale_in_use)
+        BOARD.usb.tx_packet_cycles = int(_vp_cpu.USB_TX_PACKET * _vp_cpu.scale_in_use)
         K.cpu_armed = True          # charged from the firmware's first clock read
     import _vp_wdt
     _vp_wdt.CHIP.pullups = tuple(BOARD.pins[n][0] for n in EXTERNAL_PULLUPS if n in BOARD.pins)

@@ -94,6 +94,9 @@ BODIES = (
     ("time", "ticks_ms", 56, 0, 0),
     ("time", "ticks_diff", 67, 0, 0),        # extmod/modtime.c: small-int arithmetic
     ("time", "ticks_add", 67, 0, 0),
+    ("time", "sleep_ms", 2250, 0, 0),        # mp_hal_delay_ms: its wait loop's event hook
+    ("time", "sleep_us", 2250, 0, 0),        # (USB task, pending callbacks): 24.8 us a call
+                                             # in a 5 ms loop against 7.6 charged
     ("machine", "Pin.value", 174, 0, 0),     # ports/rp2/machine_pin.c: gpio_get, args parsed
     ("machine", "UART.any", 412, 0, 0),      # ports/rp2/machine_uart.c: drains the FIFO first
     ("machine", "UART.read", 500, 0, 0),     # the same, then a copy into a new bytes (its
@@ -154,6 +157,17 @@ IRQ_ENTRY = 700
 # with stdin registered) less what the model charges for the rest of it
 WAIT_IO = 5600
 WAIT_IO_STREAM = 1870
+# A UART's receive interrupts (C only: ports/rp2/machine_uart.c, at the FIFO's trigger
+# level and its receive timeout: a 9-byte TF-Luna frame is 3) and the CPU's wake from
+# its wait that each brings. A firmware that sleeps in 5 ms steps and polls any() costs
+# the rp2040 target 13.9 ms/s more with the LiDAR at 100 Hz than without; the model
+# charged 3.8 of it (`python tools/bench_c_work.py`): 10.1 ms/s for 300 interrupts
+UART_RX_IRQ = 4200
+# rp2's USB stack for a write to the USB serial (shared/tinyusb/mp_usbd_cdc.c: the FIFO,
+# a flush, the endpoint's transfer and its completion interrupt), per 64-byte packet: a
+# 64-byte line every 10 ms costs the rp2040 target 5.6 ms/s over its loop, the model
+# charged 1.2 (`tools/bench_c_work.py`)
+USB_TX_PACKET = 5500
 
 scale_in_use = SCALE    # what install() was given (the board's C-work charges use it)
 

@@ -243,6 +243,11 @@ class TFLuna:
             self._sent += 1
 
     def _frame_done(self, _):
+        # the UART's receive interrupts for this frame (a PL011 raises one at its FIFO's
+        # trigger level, 4 bytes on rp2, and one at the receive timeout for the rest)
+        if self.uart is not None:
+            n = self._n_out
+            K.uart_irqs(n // 4 + (1 if n % 4 else 0))
         K.wake = True
 
 

@@ -87,6 +87,7 @@ class Kernel:
         self.irq_count = 0
         self.irq_entry = 0              # cycles of C around a hard handler (_vp_cpu.IRQ_ENTRY)
         self.irq_entry_timer = 0        # a soft timer's (_vp_cpu.IRQ_ENTRY_TIMER)
+        self.uart_rx_irq = 0            # a UART receive interrupt's C (_vp_cpu.UART_RX_IRQ)
         self.irq_alloc_errors = 0
         self.idle_hooks = []            # fn(kernel) called while idling (paced mode I/O)
         self.on_end = []                # fn() called once when the run ends
@@ -360,6 +361,12 @@ class Kernel:
             self.cpu_ns += step
             left -= step
             self.advance_to(self.now + step)    # the events due then (handlers run)
+
+    def uart_irqs(self, n):
+        """n UART receive interrupts (C only: ring buffer, the CPU woken): their cycles
+        go to whatever runs (the firmware is that much later) or to the idle CPU."""
+        if self.uart_rx_irq and n > 0 and _vphook is not None:
+            _vphook.c_work(n * self.uart_rx_irq)
 
     def sleep_ns(self, dt):
         """Busy/blocking sleep: time passes, IRQs run, the caller does not wake early."""

@@ -58,6 +58,7 @@ class UsbCdc:
         self.tx_t = 0                       # virtual time the FIFO was last drained to
         self.rx_bytes = 0
         self.tx_bytes = 0
+        self.tx_packet_cycles = 0       # the CPU model's cost of a packet (_vp_boot sets it)
         self.dropped = 0                    # written with no host connected
         self.line_file = None               # open file: virtual ns each line reached the host
         self._rec = bytearray(8)
@@ -157,6 +158,10 @@ class UsbCdc:
     def write(self, buf):
         w = K.hw()
         n = len(buf)
+        if self.tx_packet_cycles and n and _vphook is not None:
+            # rp2's USB stack for it, per 64-byte packet (_vp_cpu.USB_TX_PACKET), passed
+            # at the firmware's next bytecode like other C work
+            _vphook.charge(self.tx_packet_cycles * ((n + 63) // 64))
         if not self.connected:
             self.dropped += n
             K.hw_done(w)
