@@ -58,6 +58,7 @@ bench: $(STAMP)
 	-$(MAKE) --no-print-directory rp2040-deps
 	$(PY) tools/bench_realtime.py
 	-$(PY) tools/bench_cpu_ops.py
+	-$(PY) tools/bench_c_work.py
 	-$(PY) tools/bench_heap.py
 
 # issue 11's long forms (about an hour of wall time): floods, power cuts, the one-hour
