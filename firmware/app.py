@@ -80,7 +80,7 @@ class App:
                                        Pin(pins.SHUTTER_FULL, Pin.IN, Pin.PULL_UP),
                                        pins.ACTIVE_SHUTTER_FULL, self.freq,
                                        hw_shutter=self.cfg["glitch_us"] == 0,
-                                       timers=(machine.Timer(-1), machine.Timer(-1)))
+                                       timers=tuple(machine.Timer(-1) for _ in range(4)))
         self.motion.shutter = self.trigger  # type: ignore  (its timers share PendSV with the refill IRQ)
         self.uart = UART(pins.LIDAR_UART, baudrate=pins.LIDAR_BAUD,
                          tx=Pin(pins.LIDAR_TX), rx=Pin(pins.LIDAR_RX))

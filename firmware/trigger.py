@@ -25,15 +25,18 @@ from micropython import const
 SHUTTER_SM = const(4)       # PIO1 state machine 0 (the step generator has PIO0)
 FRAME_EARLY_US = const(1000)    # a soft timer served by another's alarm runs <1 ms early
 _ONE_SHOT = const(1)            # machine.Timer.ONE_SHOT on rp2 (softtimer.h)
+FRAME_END_MARGIN_MS = const(3)  # a burst frame's backstop end: due + 2-3 ms (its frame
+                                # comes 0-2 ms late, whole-ms soft timers)
 
 
 class Trigger:
     """focus_pin / shutter_pin: the two camera lines, the shutter on the GPIO after the
     focus line. s2_pin / s2_active: the full-press contact the PIO watches. freq: the
     state machine clock. hw_shutter: fire from PIO (False: from the IRQ handler, used
-    with the glitch filter, which must see a contact hold before it counts). timers: two
-    machine.Timer(-1) for the pulse's end and the next burst frame (None: the main loop
-    times both)."""
+    with the glitch filter, which must see a contact hold before it counts). timers:
+    machine.Timer(-1)s for the pulse's end and the next burst frame, and two more that
+    end a burst frame's pulse however late the main loop is (None: the main loop times
+    all)."""
 
     def __init__(self, focus_pin, shutter_pin, focus_active, shutter_active, s2_pin=None,
                  s2_active=0, freq=125000000, hw_shutter=True, timers=None):
@@ -61,7 +64,13 @@ class Trigger:
         self.fired_in_irq = False    # set by the IRQ fast path, cleared by the main loop
         self.focus_wanted = False    # half-press held (or AF-ON in shutter-wake use)
         self.frames = 0
-        self._end_timer, self._frame_timer = timers if timers else (None, None)
+        t = tuple(timers) if timers else (None, None)
+        self._end_timer, self._frame_timer = t[0], t[1]
+        # a frame's pulse cannot have its end timer set where it starts (in the frame
+        # timer's callback: rp2 must not arm a soft timer there, softtimer.c), so one is
+        # set with the frame, alternating between two: the next frame's, and the
+        # current pulse's still pending (a loop 10x slower held a 30 ms pulse 78 ms)
+        self._frame_ends = t[2:4] if len(t) >= 4 else None
         self._end_cb = self._end_irq         # bound once (a hard IRQ must not allocate)
         self._frame_cb = self._frame_irq
         self.end_planned = False     # the end timer runs for the current pulse
@@ -184,6 +193,15 @@ class Trigger:
             left = time.ticks_diff(at, time.ticks_us())
             tm.init(mode=_ONE_SHOT, period=(left // 1000 + 1 if left > 0 else 0),
                     callback=self._frame_cb, hard=True)
+            ends = self._frame_ends
+            if ends is not None:
+                # the frame comes 0-2 ms after `at`: its pulse ends FRAME_END_MARGIN_MS
+                # after it is due at the latest (the loop's end timer, when it runs in
+                # time, ends it sooner; _end_irq ends only a pulse that is due)
+                left = left + self.pulse_us if left > 0 else self.pulse_us
+                ends[(self.frames + 1) & 1].init(
+                    mode=_ONE_SHOT, period=left // 1000 + FRAME_END_MARGIN_MS,
+                    callback=self._end_cb, hard=True)
 
     def cancel_frame(self):
         """Also from the S2 release's IRQ handler: no frame after the contact opened."""
@@ -248,7 +266,7 @@ class Trigger:
 
     def release_all(self):
         self.frame_planned = False
-        for tm in (self._end_timer, self._frame_timer):
+        for tm in (self._end_timer, self._frame_timer) + (self._frame_ends or ()):
             if tm is not None:
                 tm.deinit()
         self._sm.active(0)

@@ -37,12 +37,17 @@ def test_frames_keep_their_schedule_with_a_loop_ten_times_slower():
     # too: up to 3.3 ms measured with the CPU model priced by opcode class, 3.7 ms since
     # it charges C work too (December 2026), by the phase of the loop against the ms ticks
     assert all(-1 <= x <= 4.0 for x in late_ms), late_ms
-    assert all(p >= PULSE_MS for p in ((f - r) / 1e6 for r, f in zip(shots, ends)))
+    pulses = [(f - r) / 1e6 for r, f in zip(shots, ends)]
+    # a burst frame's pulse ends by a timer set with the frame (rp2 must not arm a soft
+    # timer inside a timer's callback, so not where the frame starts): at most 3 ms over,
+    # plus its handler's Python, ten times slower. Until December 2026 only the main loop
+    # armed it, and one pass at ten times a Pico's CPU cost took 46 ms: a 30 ms pulse
+    # lasted 78 ms. The first pulse (the PIO's, at the contact) ends by the timer the
+    # loop's next pass sets: a few ms later at this CPU (arming one in the S2 IRQ could
+    # be lost: soft_timer_handler, which it may preempt, writes its heap back)
+    assert PULSE_MS <= pulses[0] <= PULSE_MS + 6, pulses
+    assert all(PULSE_MS <= p <= PULSE_MS + 4 for p in pulses[1:]), pulses
     assert [e["cause"] for e in res.ev("exposure")] == ["irq"] + ["burst"] * 11
-    # (a pulse's end is not checked here: its end timer is armed by the main loop's next
-    # pass after the frame, since rp2 must not arm a soft timer inside a timer's callback
-    # (the frame timer's), and a pass at ten times a Pico's CPU cost once took 46 ms: a
-    # 30 ms pulse lasted 78 ms. At four times, below, pulses keep their length.)
 
 
 def test_pulses_keep_their_length_with_a_loop_four_times_slower():

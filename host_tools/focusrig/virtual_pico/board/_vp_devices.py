@@ -229,6 +229,13 @@ class TFLuna:
         self._sent = 0
         self._t_out = K.now
         K.at(K.now + n * self._byte_ns, self._frame_done)
+        # the UART's receive interrupts (the CPU model's cost, _vp_cpu.UART_RX_IRQ): a
+        # PL011 raises one at its FIFO's trigger level, every 4 bytes on rp2, and one at
+        # the receive timeout, 32 bit times after the last byte, for the rest
+        for k in range(4, n + 1, 4):
+            K.at(K.now + k * self._byte_ns, K.uart_irq)
+        if n % 4:
+            K.at(K.now + n * self._byte_ns + self._byte_ns * 32 // 10, K.uart_irq)
 
     def pump(self, uart):
         """Move the bytes that have arrived by now into the UART's receive buffer."""
@@ -243,11 +250,6 @@ class TFLuna:
             self._sent += 1
 
     def _frame_done(self, _):
-        # the UART's receive interrupts for this frame (a PL011 raises one at its FIFO's
-        # trigger level, 4 bytes on rp2, and one at the receive timeout for the rest)
-        if self.uart is not None:
-            n = self._n_out
-            K.uart_irqs(n // 4 + (1 if n % 4 else 0))
         K.wake = True
 
 

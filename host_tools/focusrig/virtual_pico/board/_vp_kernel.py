@@ -362,11 +362,12 @@ class Kernel:
             left -= step
             self.advance_to(self.now + step)    # the events due then (handlers run)
 
-    def uart_irqs(self, n):
-        """n UART receive interrupts (C only: ring buffer, the CPU woken): their cycles
-        go to whatever runs (the firmware is that much later) or to the idle CPU."""
-        if self.uart_rx_irq and n > 0 and _vphook is not None:
-            _vphook.c_work(n * self.uart_rx_irq)
+    def uart_irq(self, _arg=None):
+        """A UART receive interrupt (C only: the ring buffer, the CPU woken): the CPU is
+        busy that long, whatever runs that much later. One event per interrupt, at its
+        own time: charged for a whole frame at once, 100 us of them held a press's IRQ."""
+        if self.uart_rx_irq and _vphook is not None:
+            _vphook.c_work(self.uart_rx_irq)
 
     def sleep_ns(self, dt):
         """Busy/blocking sleep: time passes, IRQs run, the caller does not wake early."""
