@@ -200,9 +200,9 @@ def firmware():
             .replace("ASYNC_N", str(ASYNC_N)))
 
 
-def run_firmware(target, folder, tag, duration_ms=400, raw=None):
+def boot_firmware(target, folder, duration_ms=400, raw=None):
     """Boot `folder` (a firmware of its own: main.py first lights nothing but configures
-    the LED pin, the run's time origin) on a target; the value it printed after `tag`.
+    the LED pin, the run's time origin) on a target for duration_ms; the run's result.
     raw: the scenario's other keys (config, serial, presses, subject_mm)."""
     orig = vp.prepare_flash
 
@@ -214,15 +214,28 @@ def run_firmware(target, folder, tag, duration_ms=400, raw=None):
         raw = dict(raw or {"subject_mm": [[0, 2000]]}, duration_ms=duration_ms)
         if target == "rp2040":
             from focusrig.rp2040 import runner
-            res = runner.run(scn.validate(raw))
-        else:
-            res = vp.run(scn.validate(raw))
+            return runner.run(scn.validate(raw))
+        return vp.run(scn.validate(raw))
     finally:
         vp.prepare_flash = orig
+
+
+def run_firmware(target, folder, tag, duration_ms=400, raw=None):
+    """boot_firmware(); the value the firmware printed after `tag`."""
+    res = boot_firmware(target, folder, duration_ms, raw)
     for line in res.raw_lines:
         if line.startswith(tag + " "):
             return ast.literal_eval(line[len(tag) + 1:])
     raise SystemExit(f"{target}: the benchmark printed nothing (last lines: {res.raw_lines[-3:]})")
+
+
+def print_table(title, names, targets, cell):
+    """A figure per row and target: cell(target, name) -> its text."""
+    w = max(len(n) for n in names)
+    print("== %s ==" % title)
+    print(f"{'':{w}}  " + "  ".join(f"{t:>8}" for t in targets))
+    for n in names:
+        print(f"{n:{w}}  " + "  ".join(f"{cell(t, n):>8}" for t in targets))
 
 
 def product_firmware(folder, main):

@@ -16,7 +16,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from bench_cpu_ops import on_targets, product_firmware  # noqa: E402
+from bench_cpu_ops import on_targets, print_table, product_firmware  # noqa: E402
 
 ORDER = ("asyncio", "pins", "waits", "version", "config", "ramp", "planner", "stepgen",
          "pio_step", "pio_shutter", "motion", "lenscal", "lidar", "inputs", "trigger", "dof",
@@ -48,14 +48,12 @@ def main():
     targets, figs = on_targets(__doc__, "heap-", fill, "HEAP", duration_ms=3000)
     figs = {t: dict(v) for t, v in figs.items()}
     names = list(next(iter(figs.values())))
-    w = max(len(n) for n in names)
-    print("== heap per module, bytes (gc.mem_alloc() after a collection) ==")
-    print(f"{'':{w}}  " + "  ".join(f"{t:>8}" for t in targets))
-    for n in names:
-        print(f"{n:{w}}  " + "  ".join(f"{figs[t].get(n, 0):>8}" for t in targets))
     boot = [n for n in names if n not in ("smove", "scurve", "stacking")]
-    print(f"{'sum at boot (modules only)':{w}}  " + "  ".join(
-        f"{sum(figs[t].get(n, 0) for n in boot):>8}" for t in targets))
+    for t in targets:
+        figs[t]["sum at boot (modules only)"] = sum(figs[t].get(n, 0) for n in boot)
+    print_table("heap per module, bytes (gc.mem_alloc() after a collection)",
+                names + ["sum at boot (modules only)"], targets,
+                lambda t, n: figs[t].get(n, 0))
 
 
 if __name__ == "__main__":

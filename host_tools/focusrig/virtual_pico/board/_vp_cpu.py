@@ -160,8 +160,9 @@ WAIT_IO_STREAM = 1870
 # A UART's receive interrupts (C only: ports/rp2/machine_uart.c, at the FIFO's trigger
 # level and its receive timeout: a 9-byte TF-Luna frame is 3) and the CPU's wake from
 # its wait that each brings. A firmware that sleeps in 5 ms steps and polls any() costs
-# the rp2040 target 13.9 ms/s more with the LiDAR at 100 Hz than without; the model
-# charged 3.8 of it (`python tools/bench_c_work.py`): 10.1 ms/s for 300 interrupts
+# the rp2040 target 13.1-13.9 ms/s more with the LiDAR at 100 Hz than without. Without
+# this figure the model put 3.8 ms/s on it; the other ~10 over 300 interrupts a second is
+# 4,200 cycles each; with it the model reads 11.5 (`python tools/bench_c_work.py`)
 UART_RX_IRQ = 4200
 # rp2's USB stack for a write to the USB serial (shared/tinyusb/mp_usbd_cdc.c: the FIFO,
 # a flush, the endpoint's transfer and its completion interrupt), per 64-byte packet: a
