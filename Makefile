@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(PY) tools/bench_realtime.py
 	-$(PY) tools/bench_cpu_ops.py
 	-$(PY) tools/bench_c_work.py
+	-$(PY) tools/bench_alloc.py
 	-$(PY) tools/bench_heap.py
 
 # issue 11's long forms (about an hour of wall time): floods, power cuts, the one-hour

@@ -172,13 +172,13 @@ class Motion:
         t = self.clamp(target)
         if self.clamped:
             self.on_event("limit_clamp", requested=int(target), target=t)
-        self._legs = []
+        self._legs.clear()
         if self.backlash > 0:
             start = self.plan.pos if self.plan.at_rest else self.plan.target
             if (t - start) * self.backlash_dir < 0 or not self.plan.at_rest:
                 over = self.clamp(t - self.backlash_dir * self.backlash)
                 if over != t:
-                    self._legs = [t]
+                    self._legs.append(t)
                     t = over
         self._lock = True
         self._begin(reason, t)
@@ -198,7 +198,8 @@ class Motion:
         steps, v in steps/s, t in ticks_us."""
         if self.refuse():
             return
-        self._legs = []
+        if self._legs:
+            self._legs.clear()          # in place: a new [] was 32 bytes a LiDAR frame
         lo = self.min_pos << 4
         hi = self.max_pos << 4
         self.clamped = not lo <= x16 <= hi
@@ -215,7 +216,7 @@ class Motion:
     def stop(self):
         """Brake within `accel` and hold."""
         self._lock = True
-        self._legs = []
+        self._legs.clear()
         self.plan.stop()
         self._lock = False
 
@@ -245,7 +246,7 @@ class Motion:
         self._qc = 0
         self._end = now
         self._carry = 0
-        self._legs = []
+        self._legs.clear()
         self._h_kind = -1
         self._lock = False
         self._finish(pos, "halt")

@@ -35,8 +35,10 @@ def test_frames_keep_their_schedule_with_a_loop_ten_times_slower():
     # and the frame handler's Python, the port's C around it (a soft timer's IRQ costs
     # ~2,000 cycles) and the IRQs-off sections it may wait behind are ten times slower
     # too: up to 3.3 ms measured with the CPU model priced by opcode class, 3.7 ms since
-    # it charges C work too (December 2026), by the phase of the loop against the ms ticks
-    assert all(-1 <= x <= 4.0 for x in late_ms), late_ms
+    # it charges C work too, 5.0 since it charges map lookups (a method call through
+    # `self` on an object whose attribute table is nearly full probes it all: December
+    # 2026), by the phase of the loop against the ms ticks
+    assert all(-1 <= x <= 5.5 for x in late_ms), late_ms
     pulses = [(f - r) / 1e6 for r, f in zip(shots, ends)]
     # a burst frame's pulse ends by a timer set with the frame (rp2 must not arm a soft
     # timer inside a timer's callback, so not where the frame starts): at most 3 ms over,
@@ -44,8 +46,9 @@ def test_frames_keep_their_schedule_with_a_loop_ten_times_slower():
     # armed it, and one pass at ten times a Pico's CPU cost took 46 ms: a 30 ms pulse
     # lasted 78 ms. The first pulse (the PIO's, at the contact) ends by the timer the
     # loop's next pass sets: a few ms later at this CPU (arming one in the S2 IRQ could
-    # be lost: soft_timer_handler, which it may preempt, writes its heap back)
-    assert PULSE_MS <= pulses[0] <= PULSE_MS + 6, pulses
+    # be lost: soft_timer_handler, which it may preempt, writes its heap back): 4.5 ms
+    # over, 7.5 since map lookups are charged (that pass at ten times a Pico's cost)
+    assert PULSE_MS <= pulses[0] <= PULSE_MS + 8, pulses
     assert all(PULSE_MS <= p <= PULSE_MS + 4 for p in pulses[1:]), pulses
     assert [e["cause"] for e in res.ev("exposure")] == ["irq"] + ["burst"] * 11
 

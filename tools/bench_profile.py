@@ -3,6 +3,7 @@
     python tools/bench_profile.py                   idle with the LiDAR at 100 Hz, both targets
     python tools/bench_profile.py --case move       the fastest 20,000-step move
     python tools/bench_profile.py --case servo --target rp2040
+    python tools/bench_profile.py --case sports     servo + a 10 fps burst (the allocation figure's)
 
 The product's firmware with a main.py of its own: before the app is built it wraps the
 methods listed in HOT (class attributes, so the bound methods the app keeps are the
@@ -54,6 +55,8 @@ CASES = {
              [{"at_ms": 400, "cmd": "move 20000"}], 400, 260),
     "servo": ({"max_speed": 100000, "accel": 2000000, "driver": "tmc2209", "af_mode": "servo"},
               [], 400, 1000),
+    # the scenario of bench_realtime's allocation figure: sports.json, servo + a 10 fps burst
+    "sports": (None, [], 550, 500),
 }
 
 MAIN = '''import asyncio
@@ -121,6 +124,17 @@ def wrappers():
     return "\n\n".join(out)
 
 
+def sports_scenario():
+    """sports.json with AF-ON pressed after the rp2040 target's boot (as bench_realtime)."""
+    import json
+    with open(os.path.join(ROOT, "host_tools", "focusrig", "scenarios", "sports.json")) as f:
+        raw = json.load(f)
+    raw = {k: v for k, v in raw.items() if k not in ("name", "description", "duration_ms")}
+    raw["presses"] = [dict(p, at_ms=250, hold_ms=p["hold_ms"] - 150) if p["input"] == "af_on"
+                      else p for p in raw["presses"]]
+    return raw
+
+
 def main():
     import argparse
     ap = argparse.ArgumentParser(add_help=False)
@@ -134,6 +148,9 @@ def main():
                                              wrappers=wrappers()))
 
     raw = {"subject_mm": [[0, 2000]], "config": cfg, "serial": serial}
+    if args.case == "sports":
+        from bench_realtime import sports_after_boot
+        raw = {k: v for k, v in sports_after_boot().items() if k != "duration_ms"}
     if args.case == "servo":
         raw["presses"] = [{"input": "af_on", "at_ms": 300, "hold_ms": 1200}]
         raw["subject_mm"] = [[0, 4000], [500, 4000], [900, 600], [1200, 3000], [1500, 3000]]

@@ -43,7 +43,9 @@ CMOD = os.path.join(ROOT, "host_tools", "focusrig", "virtual_pico", "cmod")
 MAKE_ARGS = [
     "BUILD=build-rp2", "MICROPY_FORCE_32BIT=1", "MICROPY_PY_FFI=0", "MICROPY_PY_BTREE=0",
     "MICROPY_PY_SSL=0",
-    "CFLAGS_EXTRA=-DMICROPY_FLOAT_IMPL=MICROPY_FLOAT_IMPL_FLOAT",
+    # rp2's 1-byte qstr hashes (ports/rp2/mpconfigport.h:99; the unix port takes 2): a map
+    # puts a key at hash % size, so its slots and probe chains are then a Pico's
+    "CFLAGS_EXTRA=-DMICROPY_FLOAT_IMPL=MICROPY_FLOAT_IMPL_FLOAT -DMICROPY_QSTR_BYTES_IN_HASH=1",
 ]
 
 
@@ -90,6 +92,8 @@ PATCHES = [
     ("py/gc.c", "    gc_dump_alloc_table(&mp_plat_print);\n    #endif\n\n    return ret_ptr;\n}\n",
      "    gc_dump_alloc_table(&mp_plat_print);\n    #endif\n\n    focusrig_alloc_done(ret_ptr);\n"
      "    return ret_ptr;\n}\n"),
+    ("py/gc.c", "void gc_collect_start(void) {\n    gc_collect_start_common();\n",
+     "void gc_collect_start(void) {\n    focusrig_gc_start();\n    gc_collect_start_common();\n"),
     ("py/gc.c", "    #if MICROPY_PY_WEAKREF\n    gc_weakref_sweep();\n    #endif\n}\n",
      "    #if MICROPY_PY_WEAKREF\n    gc_weakref_sweep();\n    #endif\n    focusrig_gc_done();\n}\n"),
     ("py/modgc.c", "static mp_obj_t py_gc_collect(void) {\n    gc_collect();\n",
@@ -112,14 +116,54 @@ PATCHES = [
     ("py/persistentcode.c", "static qstr load_qstr(mp_reader_t *reader) {\n",
      "static qstr load_qstr(mp_reader_t *reader) {\n    focusrig_qstr_loading();\n"),
     ("py/qstr.c", "                return pool->total_prev_len + at;\n",
-     "                focusrig_qstr_find(pool->total_prev_len + at);\n"
+     "                focusrig_qstr_find(pool->total_prev_len + at, str_len);\n"
      "                return pool->total_prev_len + at;\n"),
     ("py/qstr.c", "    // return id for the newly-added qstr\n    return MP_STATE_VM(last_pool)->total_prev_len + at;\n",
      "    // return id for the newly-added qstr\n"
      "    focusrig_qstr_added(MP_STATE_VM(last_pool)->total_prev_len + at);\n"
      "    return MP_STATE_VM(last_pool)->total_prev_len + at;\n"),
+    ("py/qstr.c", "    qstr q = qstr_find_strn(str, len);\n    if (q == 0) {\n",
+     "    qstr q = qstr_find_strn(str, len);\n    if (q != 0) {\n        focusrig_qstr_interned(q);\n    }\n"
+     "    if (q == 0) {\n"),
     ("py/qstr.c", "    // not found; return null qstr\n    return MP_QSTRnull;\n",
-     "    // not found; return null qstr\n    focusrig_qstr_find(MP_QSTRnull);\n    return MP_QSTRnull;\n"),
+     "    // not found; return null qstr\n    focusrig_qstr_find(MP_QSTRnull, str_len);\n    return MP_QSTRnull;\n"),
+    # a map lookup's cost grows with the slots it probes (an instance with many attributes
+    # makes every method call and class constant a long miss): counted for the CPU model
+    ("py/map.c", '#include "py/runtime.h"', '#include "py/runtime.h"\n#include "vphook.h"'),
+    # rp2's lookup cache keeps a key by its qstr number: the virtual Pico's, as on a Pico;
+    # and the board model's own lookups (C on a Pico) keep a cache of their own
+    ("py/map.c",
+     "#define MAP_CACHE_ENTRY(index) (MP_STATE_VM(map_lookup_cache)[MAP_CACHE_OFFSET(index)])",
+     "#define MAP_CACHE_ENTRY(index) (*focusrig_map_cache_entry((uintptr_t)(index)))"),
+    # (a name's: an object's key hashes by its address, which differs from a Pico's and
+    # from run to run with the board model's own allocations)
+    ("py/map.c", "    size_t pos = hash % map->alloc;\n",
+     "    size_t pos = hash % map->alloc;\n    focusrig_map_hashed += mp_obj_is_qstr(index);\n"),
+    ("py/map.c", "        pos = (pos + 1) % map->alloc;\n",
+     "        pos = (pos + 1) % map->alloc;\n        focusrig_map_probes += mp_obj_is_qstr(index);\n"),
+    # a str made from data is the qstr of the same text if there is one; the virtual Pico
+    # has names a Pico has not (the unix port's own, the board model's): not those
+    ("py/objstr.c", '#include "py/runtime.h"', '#include "py/runtime.h"\n#include "vphook.h"'),
+    ("py/objstr.c", "                qstr q = qstr_find_strn((const char *)str_data, str_len);\n",
+     "                qstr q = focusrig_str_qstr(qstr_find_strn((const char *)str_data, str_len));\n"),
+    ("py/objstr.c", "        qstr q = qstr_find_strn(vstr->buf, vstr->len);\n",
+     "        qstr q = focusrig_str_qstr(qstr_find_strn(vstr->buf, vstr->len));\n"),
+    ("py/objstr.c", "    qstr q = qstr_find_strn(data, len);\n    if (q != MP_QSTRnull) {\n        // qstr with this data already exists\n",
+     "    qstr q = focusrig_str_qstr(qstr_find_strn(data, len));\n    if (q != MP_QSTRnull) {\n        // qstr with this data already exists\n"),
+    # the heap where a Pico's SRAM is (0x20000000): objects get a Pico's addresses, so id()
+    # is a small int as there (a 32-bit Linux heap above 2**30 made each id() a big int,
+    # allocated: asyncio's IOQueue keys its map by id(stream))
+    ("ports/unix/main.c", "#include <sys/types.h>\n", '#include <sys/types.h>\n#include "vphook.h"\n'),
+    ("ports/unix/main.c", "    char *heap = malloc(heap_size);\n",
+     "    char *heap = focusrig_heap_alloc(heap_size);\n"),
+    ("ports/unix/main.c", "    free(heap);\n    #else\n", "    focusrig_heap_free(heap, heap_size);\n    #else\n"),
+    # asyncio's C half (task keys: create_task, Event.set, cancel) reads the board's
+    # virtual clock, not the host's: a Pico has one clock (the real one made the task order,
+    # and so the virtual time a run took, differ from run to run)
+    ("extmod/modasyncio.c", '#include "py/mphal.h"\n', '#include "py/mphal.h"\n#include "vphook.h"\n'),
+    ("extmod/modasyncio.c",
+     "    return MP_OBJ_NEW_SMALL_INT(mp_hal_ticks_ms() & (MICROPY_PY_TIME_TICKS_PERIOD - 1));\n",
+     "    return MP_OBJ_NEW_SMALL_INT(focusrig_asyncio_ticks_ms() & (MICROPY_PY_TIME_TICKS_PERIOD - 1));\n"),
     # print() and tracebacks too
     ("ports/unix/unix_mphal.c", "mp_uint_t mp_hal_stdout_tx_strn(const char *str, size_t len) {\n",
      '#include "vphook.h"\nmp_uint_t mp_hal_stdout_tx_strn(const char *str, size_t len) {\n'

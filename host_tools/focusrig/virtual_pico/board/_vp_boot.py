@@ -40,9 +40,13 @@ def _install_asyncio_hook():
     """Replace asyncio's IOQueue.wait_io_event: advance virtual time instead of sleeping,
     then dispatch what is ready. Readiness is checked directly (ThreadSafeFlag and Python
     streams through their ioctl, real fds with one zero-timeout poll): the unix port's
-    select.poll waits in 1 ms wall-clock steps whenever a non-fd object is registered."""
+    select.poll waits in 1 ms wall-clock steps whenever a non-fd object is registered.
+    asyncio's C half keys tasks by the board's clock too."""
     import select
+    import time
     import asyncio.core as core
+    if _vphook is not None:
+        _vphook.set_asyncio_clock(time.ticks_ms)
     POLLIN, POLLOUT = select.POLLIN, select.POLLOUT
     fdpoll = select.poll()
 
@@ -105,13 +109,13 @@ class Board:
         K.irq_latency_ns = int(setup.get("irq_latency_us", 20) * 1000)
         K.irq_jitter_ns = int(setup.get("irq_jitter_us", 5) * 1000)
         K.us_start = setup.get("ticks_start_us", 0) & ((1 << 30) - 1)
-        # asyncio's C half stamps some tasks (create_task, Event.set, cancel) with the
-        # *real* ticks_ms and compares keys with it. With the virtual ms clock 2**28 ms
-        # (3 days) ahead of the real one on the 2**30 circle, such tasks always look due
-        # now (the same order on every run) and virtual sleeps always look future to the
-        # C code.
-        import time as _t
-        K.ms_start = (_t._real_ticks_ms() + (1 << 28)) & ((1 << 30) - 1)
+        # ticks_ms() starts at 0 at power-on, as on a Pico; asyncio's C half, which keys
+        # some tasks (create_task, Event.set, cancel), reads the same clock (_vphook
+        # set_asyncio_clock, below). Until December 2026 it read the host's, and the
+        # virtual clock was put 2**28 ms ahead of it so such tasks looked due at once; the
+        # host's clock then made the task order, and the virtual time of a run, differ
+        # from run to run.
+        K.ms_start = 0
         end_ms = setup.get("end_ms", -1)
         K.end_ns = int(end_ms * 1000000) if end_ms >= 0 else -1
         self.trace = None
@@ -152,10 +156,16 @@ class Board:
         K.on_end.append(self.finish)
 
     def finish(self):
+        global _RESERVED
         K.sync()
         self.usb.uninstall()            # the host reads what is left in the TX FIFO
         if self.usb.line_file is not None:
             self.usb.line_file.close()
+        fw_heap = _firmware_heap()
+        # the firmware is done: the block that sized its heap as a Pico's makes room for
+        # the report (its profiles ran out of memory after a watchdog reset's second boot)
+        _RESERVED = None
+        gc.collect()
         stats = {
             "t_ns": K.now,
             "irqs": K.irq_count,
@@ -168,7 +178,7 @@ class Board:
             "lidar_frames": self.lidar.frames,
             "sim_mem_alloc": K.sim_mem,
             "heap_reserved": K.heap_reserved,
-            "firmware_mem_alloc": _firmware_heap(),
+            "firmware_mem_alloc": fw_heap,
             "alloc_probe": K.probe_result,
             "trace_dropped": self.trace.dropped if self.trace else 0,
             "cpu_ns": K.cpu_ns,
@@ -292,6 +302,10 @@ def _cpu_profile():
             prof["(alloc op) 0x%02x" % op] = a
         for n, op, a in _vphook.net_profile():      # not freed at once: the heap's growth
             prof["(net) %s 0x%02x" % (n, op)] = a
+        for n, a in _vphook.net_functions():        # the same by function
+            prof["(netfn) %s" % n] = a
+        for n, op, h, p in _vphook.map_profile():   # map lookups past the cache, probes
+            prof["(map) %s 0x%02x" % (n, op)] = [h, p]
         return prof
     except (ImportError, AttributeError):
         return {}
@@ -439,16 +453,35 @@ def _flash_full(flash):
     builtins.open = open_on_full_flash
 
 
-def _run_file(name):
+def _pico_main_globals():
+    """__main__'s globals as a Pico hands them to boot.py and main.py (both run in it):
+    py/runtime.c mp_init makes the dict (one slot) with __name__, then rp2's frozen
+    _boot.py (ports/rp2/modules/_boot.py) runs in it: pyexec stores its __file__, it
+    imports vfs, machine and rp2, binds bdev and fs, and deletes vfs, bdev and fs. A map
+    places keys by hash and keeps a deleted key's slot (py/map.c), so the same insertions
+    and deletions give main.py's globals a Pico's slots: the probes its lookups make,
+    which the CPU model charges (a built-in's name misses the globals first)."""
+    g = {"__name__": "__main__"}            # BUILD_MAP 1: a map of one slot, as mp_init's
+    g["__file__"] = "_boot.py"
+    g["vfs"] = None
+    g["machine"] = sys.modules.get("machine")
+    g["rp2"] = sys.modules.get("rp2")
+    g["bdev"] = None
+    g["fs"] = None
+    del g["vfs"], g["bdev"], g["fs"]
+    return g
+
+
+def _run_file(name, g):
     try:
         os.stat(name)
     except OSError:
         return False
     with open(name) as f:
         src = f.read()
-    g = {"__name__": "__main__", "__file__": name}
+    g["__file__"] = name
     if _vphook is not None:
-        _vphook.qstrs_firmware(True)    # its qstrs are the firmware's (a Pico compiles it)
+        _vphook.qstrs_firmware(True, name)  # its qstrs are the firmware's (a Pico compiles it)
     try:
         code = compile(src, name, "exec")
     finally:
@@ -514,8 +547,9 @@ def main():
     keep = set(sys.modules)         # a chip reset drops every module imported after this
     while True:
         try:
+            main_globals = _pico_main_globals()
             for name in setup.get("run", ("boot.py", "main.py")):
-                _run_file(name)
+                _run_file(name, main_globals)
         except _vp_wdt.Reset:
             try:
                 _vp_wdt.reboot(keep)    # the watchdog (or machine.reset()): boot again

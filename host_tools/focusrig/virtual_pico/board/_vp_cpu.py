@@ -49,8 +49,9 @@ OTHER = 60
 
 # what the opcode alone does not tell: vphook.c looks at the object or the operands
 ATTR_HIT = 151      # o.x, x in the instance's own members (one map probe)      191 - 2 FAST
-ATTR_CLASS = 841    # o.K from the class, or Class.K                            881 - 2 FAST
-METHOD_PY = 616     # o.m() of a Python class: the class chain      1416 - the call's rest
+ATTR_CLASS = 551    # o.K from the class, or Class.K        881 - 2 FAST - 2 MAP_HASHED
+METHOD_PY = 471     # o.m() of a Python class: the class chain
+                    #                         1416 - the call's rest - MAP_HASHED
 ATTR_MOD = 262      # module.name (time.ticks_us() 576 = NAME + this + CALL + POP + body)
 ATTR_NATIVE = 250   # a native object's method (Pin, StateMachine: its ROM table)
 STORE_ATTR = 232    # o.x = v                                                   272 - 2 FAST
@@ -69,20 +70,45 @@ STORE_DICT = 400    # d[key] = v, an existing key (not measured: a probe and a s
 ENTER = 524         # a Python function's frame set-up (902 - the call's rest - RETURN)
 ENTER_ARG = 26      # each argument bound                                (995 - 902) / 2
 BODY = 100          # a board function standing for a built-in, when not in BODIES
-BUILTIN_NAME = 1200 # a built-in's name (len, int): missed in the module's globals first,
-                    # which hashes the qstr (py/qstr.c walks the pools); bench: 1,342
+BUILTIN_NAME = 284  # a built-in's name (len, int) past the module's globals, where it
+                    # missed (that miss: MAP_HASHED + its probes): LOAD_GLOBAL POP_TOP
+                    # 1,637 with 27 probes = 20 + this + 145 + 27 x 44
 NATIVE_BODY = 180   # a C built-in's body when not in BODIES (list append + pop: 2 x 177)
-STR_FORMAT = 300    # str % args (py/objstr.c str_modulo_format; its result's qstr search apart)
-QSTR_FIND = 200     # a str made from data (decode, split, slicing, iterating a str) looks
-QSTR_ENTRY = 16     # for an equal qstr first (py/objstr.c mp_obj_new_str, py/qstr.c
-                    # qstr_find_strn): past every qstr the firmware added at run time, one
-                    # by one (a hit: up to it; vphook.c keeps a Pico's pool layout), then
-                    # the ROM pools by bisection (QSTR_FIND). bytes.decode() of 10 bytes no
-                    # qstr holds, the product loaded: 16,175 cycles on the rp2040 target,
-                    # where micropython.qstr_info() counts 915 RAM qstrs. The virtual Pico
-                    # counts 1,498 as the firmware's (_vphook.fw_qstrs(); why more is not
-                    # known), so a miss costs it ~1.6x a Pico's: docs/virtual_pico.md
-RAISE = 1700        # raise (nlr, py/objexcept.c; its traceback entry allocates: ALLOC_FIX)
+STR_FORMAT = 985    # str % args (py/objstr.c str_modulo_format; its result's qstr search
+                    # apart): '%d' % 1200 2,358 in all
+# A map lookup (py/map.c mp_map_lookup) that misses rp2's lookup cache hashes its key
+# and divides (hash % size); each further slot it probes divides again. A map grows only
+# when full (an instance of 59 attributes has 59 slots), so a miss there probes every
+# slot: each method call and class constant through `self` of a big object. vphook.c
+# counts the probes the firmware's lookups make (the interpreter is built with rp2's
+# 1-byte qstr hashes, so slots and chains are a Pico's) and charges them at the next
+# bytecode. Fitted on the rp2040 target: o.m() and o.K on instances of 6 to 61 attributes
+# (6 to 118 probes) cost 43-46 cycles a probe more than on one of 1; a hit that misses the
+# cache (two instances' same attribute in turn) 141-157 cycles more than a cached one.
+# The rows the costs above come from had 1 (METHOD_PY) or 2 (ATTR_CLASS) hashed lookups.
+MAP_HASHED = 145
+MAP_PROBE = 44
+# A str made from data (decode, split, slicing, iterating a str, json's strings) looks for
+# an equal qstr first (py/objstr.c mp_obj_new_str, py/qstr.c qstr_find_strn): the RAM
+# pools newest first, entry by entry (a hit: the newer pools and its own up to it), then a
+# Pico's three ROM pools (their names and bounds read from the UF2: tools/pico_qstrs.py):
+# the frozen modules' (235) and the main one (762) by bisection, the static one (217)
+# entry by entry. vphook.c numbers the firmware's qstrs as a Pico does (the same 916 with
+# the product loaded as micropython.qstr_info() lists, in the same order). Fitted on the
+# rp2040 target (bench rows `x.decode()`, against the same with 800 more RAM qstrs): a RAM
+# entry 15.2 cycles; past the RAM, a hit in the frozen pool 940 more, in the main pool
+# 1,660; in the static pool 1,730 at its 17th entry and 3,625 at its 162nd (13 a entry);
+# a miss ~4,200, and 21 more a byte of the string (2 to 20 bytes: 48.5 to 51.6 us; its
+# hash and UTF-8 check; the ROM figures are for 5 to 12 bytes, less 10 x 21).
+QSTR_FIND = 200     # the call
+QSTR_BYTE = 21      # each byte of the string: its hash, its UTF-8 check
+QSTR_ENTRY = 15     # each RAM qstr passed
+QSTR_FROZEN = 830   # the frozen modules' pool (bisection)
+QSTR_CONST = 720    # the main ROM pool (bisection)
+QSTR_STATIC = 12    # each static qstr passed
+RAISE = 575         # raise (nlr, py/objexcept.c; its traceback entry allocates: ALLOC_FIX):
+                    # the bench's raise + except 2,494 in all, with `except ValueError`'s
+                    # built-in name (a miss in the globals: 20 to 30 us as they filled)
 
 # The C body of a built-in: (module, name, cycles, per byte, per item). Per byte or item
 # of its subject (the first argument, or self: a str's bytes, a dict's items), for a C
@@ -106,13 +132,13 @@ BODIES = (
     ("rp2", "StateMachine.put", 162, 0, 0),  # ports/rp2/rp2_pio.c: FIFO-full check, pio_sm_put
     ("builtins", "len", 130, 0, 0),          # len(bytearray): 1,599 in all
     ("builtins", "isinstance", 150, 0, 0),   # isinstance(a, int): 2,635 (two built-in names)
-    ("builtins", "max", 250, 0, 0),          # max(a, 0): 1,565
-    ("builtins", "min", 250, 0, 0),
-    ("builtins", "any", 600, 250, 250),      # any(bytearray(4)): 2,936 (an iterator, 4 steps)
-    ("builtins", "int", 700, 110, 0),        # int('1200'): 2,467 (the parse)
-    ("builtins", "str.split", 0, 0, 0),      # 'move 1200'.split(): 10,085, all but the bytecodes
+    ("builtins", "max", 340, 0, 0),          # max(a, 0): 916 (its name's miss charged apart)
+    ("builtins", "min", 340, 0, 0),
+    ("builtins", "any", 190, 250, 250),      # any(bytearray(4)): 3,861 (an iterator, 4 steps)
+    ("builtins", "int", 400, 110, 0),        # int('1200'): 3,380 (the parse)
+    ("builtins", "str.split", 1370, 0, 0),   # 'move 1200'.split(): 10,056, all but the bytecodes
                                              # its qstr searches and allocations here
-    ("json", "loads", 4000, 1065, 0),        # a 30-byte move command: 68,270-73,231 (through a
+    ("json", "loads", 17650, 1065, 0),       # a 30-byte move command: 68,270-73,231 (through a
                                              # stream; its strs' qstr searches apart)
     ("json", "dump", 1400, 488, 3910),       # int 2,624, a 12-byte str 8,475, a 2-item dict
                                              # 10,444, each with a bound seek(0)
@@ -153,10 +179,13 @@ IRQ_ENTRY = 700
 # asyncio's wait for I/O, which the board replaces (_vp_boot: virtual time): on a Pico
 # core.py's IOQueue.wait_io_event (Python) and select's ipoll (C: each registered stream's
 # ioctl, and rp2's event hook running the USB stack, mp_usbd_task). From the asyncio
-# round trip (bench_cpu_ops: `await sleep_ms(0)`, 199 us on the rp2040 target, and 218
-# with stdin registered) less what the model charges for the rest of it
-WAIT_IO = 5600
-WAIT_IO_STREAM = 1870
+# round trip (bench_cpu_ops: `await sleep_ms(0)`, 196 us on the rp2040 target, and 209
+# with stdin registered) less what the model charges for the rest of it, which includes
+# asyncio.core's map lookups: its globals are a full table of 29 slots, so each `max`
+# (two a round trip: run_until_complete and sleep_ms) misses them all (29 probes: 17.9 us
+# on the rp2040 target for `'max' in core.__dict__` against 6.6 for a global it has).
+WAIT_IO = 3660
+WAIT_IO_STREAM = 775
 # A UART's receive interrupts (C only: ports/rp2/machine_uart.c, at the FIFO's trigger
 # level and its receive timeout: a 9-byte TF-Luna frame is 3) and the CPU's wake from
 # its wait that each brings. A firmware that sleeps in 5 ms steps and polls any() costs
@@ -222,6 +251,20 @@ def weights(scale=SCALE):
     return out
 
 
+def _pico_qstrs(hook):
+    """The official firmware's ROM qstrs in its numbering (tools/pico_qstrs.py read them
+    from the UF2): rp2's map lookup cache slots a key by its qstr number, and a name a
+    Pico has in ROM is not one the firmware adds."""
+    import json
+    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+    with open(here + "/pico_rom_qstrs.json") as f:
+        rom = json.load(f)
+    hook.pico_qstrs(rom["qstrs"], rom["pool_starts"][1], rom["pool_starts"][2])
+    # the board imports asyncio before the firmware (_vp_boot: its virtual-time hook); a
+    # Pico makes this name at the firmware's first `import asyncio` (`from .core import *`)
+    hook.import_qstrs("asyncio", ["asyncio.core"])
+
+
 def install(board_modules, scale=SCALE, board_bytes=0, pico_free=241696):
     """Load the cost table and exclude the board's own modules; False without the hook
     (a stock interpreter: then firmware bytecodes take no virtual time)."""
@@ -231,6 +274,7 @@ def install(board_modules, scale=SCALE, board_bytes=0, pico_free=241696):
         return False
     global scale_in_use
     scale_in_use = scale
+    _pico_qstrs(_vphook)
     _vphook.set_weights(weights(scale))
     _vphook.set_heap_costs(int(ALLOC_FIX * scale), int(ALLOC_BLOCK * scale), GC_FIX, GC_PER_KB,
                            board_bytes, pico_free)
@@ -240,7 +284,8 @@ def install(board_modules, scale=SCALE, board_bytes=0, pico_free=241696):
         ATTR_HIT, ATTR_CLASS, METHOD_PY, ATTR_MOD, ATTR_NATIVE, STORE_ATTR, BINOP_INT,
         BINOP_FLOAT, BINOP_OBJ, ENTER, ENTER_ARG, BODY, BUILTIN_NAME, NATIVE_BODY,
         STR_FORMAT, RAISE, BINOP_MUL, SUBSCR_LIST, SUBSCR_BYTES, SUBSCR_ARRAY, SUBSCR_DICT,
-        STORE_LIST, STORE_BYTES, STORE_ARRAY, STORE_DICT, FREE, QSTR_FIND, QSTR_ENTRY)])
+        STORE_LIST, STORE_BYTES, STORE_ARRAY, STORE_DICT, FREE, QSTR_FIND, QSTR_ENTRY, MAP_HASHED, MAP_PROBE,
+        QSTR_FROZEN, QSTR_CONST, QSTR_STATIC, QSTR_BYTE)])
     import sys
     import builtins
     for mod, name, cyc, per_byte, per_item in BODIES:

@@ -125,8 +125,7 @@ class Kernel:
         return (self.us_start + self.now // NS_PER_US) & MASK30
 
     def ticks_ms(self):
-        # Wrapped at 2**30 like the board's; ms_start keeps it ahead of the real clock that
-        # asyncio's C half stamps some tasks with (see _vp_boot.Board).
+        # Wrapped at 2**30 like the board's; asyncio's C half reads it too (_vp_boot)
         return (self.ms_start + self.now // NS_PER_MS) & MASK30
 
     # ---- board code called from a hard IRQ handler ------------------------------------
@@ -380,7 +379,14 @@ class Kernel:
         hooks = self.on_end
         self.on_end = []
         for fn in hooks:
-            fn()
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 - the board's own failure (a MemoryError
+                # writing the report): raised from here into the firmware, its own
+                # handlers took it and the run ended "exit 0, no output"
+                import sys
+                sys.print_exception(e, sys.stderr)
+                raise SystemExit(3)
         raise SystemExit(0)
 
     # ---- GPIO -------------------------------------------------------------------------

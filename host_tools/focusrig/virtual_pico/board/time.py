@@ -13,7 +13,6 @@ sys.path.clear()
 from time import *  # noqa: F401,F403  (the built-in time module)
 from time import localtime, gmtime  # noqa: F401
 from time import time_ns as _real_time_ns, sleep_us as _real_sleep_us  # wall clock (emulate)
-from time import ticks_ms as _real_ticks_ms  # what asyncio's C code compares task keys with
 sys.path.extend(_saved)
 del _saved
 

@@ -17,6 +17,8 @@
 
 #include <unistd.h>
 #include <poll.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <errno.h>
 #include <string.h>
 
@@ -74,7 +76,8 @@ enum { K_ATTR_HIT, K_ATTR_CLASS, K_METHOD_PY, K_ATTR_MOD, K_ATTR_NATIVE, K_STORE
        K_BINOP_INT, K_BINOP_FLOAT, K_BINOP_OBJ, K_ENTER, K_ENTER_ARG, K_BODY,
        K_BUILTIN_NAME, K_NATIVE_BODY, K_STR_FORMAT, K_RAISE, K_BINOP_MUL,
        K_SUBSCR_LIST, K_SUBSCR_BYTES, K_SUBSCR_ARRAY, K_SUBSCR_DICT,
-       K_STORE_LIST, K_STORE_BYTES, K_STORE_ARRAY, K_STORE_DICT, K_FREE, K_QSTR_FIND, K_QSTR_ENTRY, N_COSTS };
+       K_STORE_LIST, K_STORE_BYTES, K_STORE_ARRAY, K_STORE_DICT, K_FREE, K_QSTR_FIND, K_QSTR_ENTRY, K_MAP_HASHED, K_MAP_PROBE,
+       K_QSTR_FROZEN, K_QSTR_CONST, K_QSTR_STATIC, K_QSTR_BYTE, N_COSTS };
 static uint32_t cost[N_COSTS];
 static bool costs_set;
 static qstr board_name[MAX_BOARD];      // the board modules' __name__ (their classes)
@@ -183,6 +186,31 @@ static qstr decode_qstr(const byte *ip, const mp_code_state_t *cs) {
     #endif
 }
 
+// py/map.c (patched): mp_map_lookup's hash path (a miss of the lookup cache: the key's
+// hash, a division) and each further slot a probe passes (another division), counted as
+// the firmware's bytecodes run and charged at the next bytecode (map_cost)
+uint32_t focusrig_map_hashed, focusrig_map_probes;
+static uint32_t map_hashed_total, map_probes_total;     // the firmware's (map_counts())
+static uint32_t map_site_probes[MAX_PROF * 256];        // by (module, opcode): map_profile()
+static uint32_t map_site_hashed[MAX_PROF * 256];
+
+// a lookup of the hook's own, seen by nothing: not counted, and rp2's lookup cache (which
+// a lookup on a Pico would have found as the firmware left it) is left as it was
+static mp_map_elem_t *quiet_lookup(mp_map_t *map, mp_obj_t key) {
+    uint32_t h = focusrig_map_hashed, p = focusrig_map_probes;
+    #if MICROPY_OPT_MAP_LOOKUP_CACHE
+    uint8_t cache[MICROPY_OPT_MAP_LOOKUP_CACHE_SIZE];
+    memcpy(cache, MP_STATE_VM(map_lookup_cache), sizeof(cache));
+    #endif
+    mp_map_elem_t *e = mp_map_lookup(map, key, MP_MAP_LOOKUP);
+    #if MICROPY_OPT_MAP_LOOKUP_CACHE
+    memcpy(MP_STATE_VM(map_lookup_cache), cache, sizeof(cache));
+    #endif
+    focusrig_map_hashed = h;
+    focusrig_map_probes = p;
+    return e;
+}
+
 // a class of the board model (its __module__ is a board module's name): on a Pico it is a
 // native type of the port (machine.Pin, rp2.StateMachine), looked up in a ROM table
 static bool type_is_board(const mp_obj_type_t *t) {
@@ -193,8 +221,8 @@ static bool type_is_board(const mp_obj_type_t *t) {
     }
     bool board = false;
     if (MP_OBJ_TYPE_HAS_SLOT(t, locals_dict)) {
-        mp_map_elem_t *e = mp_map_lookup(&MP_OBJ_TYPE_GET_SLOT(t, locals_dict)->map,
-            MP_OBJ_NEW_QSTR(MP_QSTR___module__), MP_MAP_LOOKUP);
+        mp_map_elem_t *e = quiet_lookup(&MP_OBJ_TYPE_GET_SLOT(t, locals_dict)->map,
+            MP_OBJ_NEW_QSTR(MP_QSTR___module__));
         if (e && mp_obj_is_qstr(e->value)) {
             for (size_t i = 0; i < n_board; i++) {
                 if (board_name[i] == MP_OBJ_QSTR_VALUE(e->value)) {
@@ -212,18 +240,37 @@ static bool type_is_board(const mp_obj_type_t *t) {
 
 // LOAD_ATTR / LOAD_METHOD / STORE_ATTR on obj: an instance's own member is one map probe;
 // a miss goes on to its class chain (a method, a class constant), which costs several
+static bool map_skip_next;     // the bytecode looks in the board model's maps: not counted
+
+static bool module_is_board(mp_obj_t m) {
+    mp_obj_dict_t *g = mp_obj_module_get_globals(m);
+    for (size_t i = 0; i < n_board; i++) {
+        if (board_globals[i] == g) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static uint32_t attr_cost(unsigned char op, const byte *ip, mp_obj_t obj, const mp_code_state_t *cs) {
     if (!mp_obj_is_obj(obj)) {
         return cost[K_ATTR_NATIVE];
     }
     const mp_obj_type_t *t = mp_obj_get_type(obj);
     if (t == &mp_type_module) {
+        // a module of the board model (machine, rp2, time) is a ROM table on a Pico
+        map_skip_next = module_is_board(obj);
         return cost[K_ATTR_MOD];
     }
     if (t == &mp_type_type) {
-        return type_is_board(MP_OBJ_TO_PTR(obj)) ? cost[K_ATTR_NATIVE] : cost[K_ATTR_CLASS];
+        if (type_is_board(MP_OBJ_TO_PTR(obj))) {
+            map_skip_next = true;
+            return cost[K_ATTR_NATIVE];
+        }
+        return cost[K_ATTR_CLASS];
     }
     if (!mp_obj_is_instance_type(t) || type_is_board(t)) {
+        map_skip_next = type_is_board(t);   // a Pin's (Python) maps: a native type's ROM table
         return op == MP_BC_STORE_ATTR ? cost[K_STORE_ATTR] : cost[K_ATTR_NATIVE];
     }
     if (op == MP_BC_STORE_ATTR) {
@@ -231,7 +278,7 @@ static uint32_t attr_cost(unsigned char op, const byte *ip, mp_obj_t obj, const 
     }
     qstr q = decode_qstr(ip, cs);
     mp_obj_instance_t *o = MP_OBJ_TO_PTR(obj);
-    if (mp_map_lookup(&o->members, MP_OBJ_NEW_QSTR(q), MP_MAP_LOOKUP)) {
+    if (quiet_lookup(&o->members, MP_OBJ_NEW_QSTR(q))) {
         return cost[K_ATTR_HIT];
     }
     return op == MP_BC_LOAD_METHOD ? cost[K_METHOD_PY] : cost[K_ATTR_CLASS];
@@ -242,7 +289,7 @@ static uint32_t attr_cost(unsigned char op, const byte *ip, mp_obj_t obj, const 
 // mp_load_global, py/map.c, py/qstr.c qstr_hash walking the qstr pools)
 static uint32_t name_cost(uint32_t w, const byte *ip, const mp_code_state_t *cs) {
     mp_obj_dict_t *g = mp_globals_get();
-    if (g == NULL || mp_map_lookup(&g->map, MP_OBJ_NEW_QSTR(decode_qstr(ip, cs)), MP_MAP_LOOKUP)) {
+    if (g == NULL || quiet_lookup(&g->map, MP_OBJ_NEW_QSTR(decode_qstr(ip, cs)))) {
         return w;
     }
     return cost[K_BUILTIN_NAME];
@@ -374,9 +421,31 @@ static uint32_t binop_cost(mp_binary_op_t op, mp_obj_t lhs, mp_obj_t rhs) {
     return cost[K_BINOP_OBJ];
 }
 
+static size_t n_import_qstrs;           // import_qstrs() (below)
+static const mp_obj_fun_bc_t *last_fun; // the firmware's last bytecode's function, and its
+static qstr last_fun_name;              // name (net_functions)
+static void import_tick(const byte *ip, const mp_code_state_t *cs);
+
 void focusrig_vm_tick(const unsigned char *ip, void **sp_in, const void *code_state) {
     unsigned char opcode = *ip;
     qstrs_mpy = false;
+    // the map lookups the last bytecode made (py/map.c): the firmware's if it was
+    uint32_t map_w = 0;
+    bool map_skip = map_skip_next;
+    map_skip_next = false;
+    if (focusrig_map_hashed | focusrig_map_probes) {
+        if (fw_running && costs_set && !map_skip) {
+            map_w = focusrig_map_hashed * cost[K_MAP_HASHED] + focusrig_map_probes * cost[K_MAP_PROBE];
+            map_hashed_total += focusrig_map_hashed;
+            map_probes_total += focusrig_map_probes;
+            if (prof_i < MAX_PROF) {        // (still the last bytecode's module and opcode)
+                map_site_hashed[prof_i << 8 | last_op] += focusrig_map_hashed;
+                map_site_probes[prof_i << 8 | last_op] += focusrig_map_probes;
+            }
+        }
+        focusrig_map_hashed = 0;
+        focusrig_map_probes = 0;
+    }
     if (pending && !in_callback && !pending_held) {
         pass_gc();
     }
@@ -409,11 +478,15 @@ void focusrig_vm_tick(const unsigned char *ip, void **sp_in, const void *code_st
             prof_g[prof_i] = g;
             prof_c[prof_i] = 0;
             prof_a[prof_i] = 0;
-            mp_map_elem_t *e = mp_map_lookup(&g->map, MP_OBJ_NEW_QSTR(MP_QSTR___name__), MP_MAP_LOOKUP);
+            mp_map_elem_t *e = quiet_lookup(&g->map, MP_OBJ_NEW_QSTR(MP_QSTR___name__));
             prof_name[prof_i] = (e && mp_obj_is_qstr(e->value)) ? MP_OBJ_QSTR_VALUE(e->value) : MP_QSTR_;
         }
     }
     fw_running = true;
+    if (code_state != NULL && ((const mp_code_state_t *)code_state)->fun_bc != last_fun) {
+        last_fun = ((const mp_code_state_t *)code_state)->fun_bc;
+        last_fun_name = mp_obj_fun_bc_get_name(last_fun);
+    }
     #if MICROPY_ENABLE_SCHEDULER
     if (board_sched_lock) {
         board_sched_lock = false;
@@ -437,8 +510,11 @@ void focusrig_vm_tick(const unsigned char *ip, void **sp_in, const void *code_st
             body = call_cost(opcode, ip, sp);
         } else if (opcode == MP_BC_RAISE_OBJ || opcode == MP_BC_RAISE_LAST || opcode == MP_BC_RAISE_FROM) {
             w = cost[K_RAISE];
+        } else if (opcode == MP_BC_IMPORT_NAME && n_import_qstrs) {
+            import_tick(ip, (const mp_code_state_t *)code_state);
         }
     }
+    w += map_w;
     cycles += w;
     if (prof_i < MAX_PROF) {
         prof_c[prof_i] += w + body;
@@ -487,6 +563,23 @@ static uint32_t net_bytes[NET_SLOTS];
 static uint32_t site_net[MAX_PROF * 256];
 static uint32_t pending_site, pending_bytes;
 static bool pending_net;
+// and by function (its name): net_functions()
+#define FN_SLOTS 1024
+static uint16_t net_fn[NET_SLOTS];
+static qstr fn_q[FN_SLOTS];
+static int32_t fn_net[FN_SLOTS];
+static uint16_t pending_fn;
+
+static uint16_t fn_slot(qstr q) {
+    size_t i = q & (FN_SLOTS - 1);
+    for (size_t k = 0; k < FN_SLOTS; k++, i = (i + 1) & (FN_SLOTS - 1)) {
+        if (fn_q[i] == q || fn_q[i] == 0) {
+            fn_q[i] = q;
+            return (uint16_t)i;
+        }
+    }
+    return 0;
+}
 
 void focusrig_alloc_tick(size_t n_blocks) {
     // the firmware's (not the board model's) allocation: counted once it is made
@@ -497,6 +590,7 @@ void focusrig_alloc_tick(size_t n_blocks) {
     pending_net = fw_running && weights_set && !in_callback;
     pending_bytes = 16 * (uint32_t)n_blocks;
     pending_site = (uint32_t)(prof_i << 8 | last_op);
+    pending_fn = pending_net ? fn_slot(last_fun_name) : 0;
 }
 
 static size_t net_slot(void *ptr) {
@@ -529,6 +623,8 @@ void focusrig_alloc_done(void *ptr) {
             net_ptr[i] = ptr;
             net_site[i] = site;
             net_bytes[i] = n;
+            net_fn[i] = pending_fn;
+            fn_net[pending_fn] += (int32_t)n;
             return;
         }
     }
@@ -554,12 +650,14 @@ void focusrig_free_tick(void *ptr, size_t n) {
             if (net_site[i] != 0xFFFF) {
                 site_net[net_site[i]] -= b;
             }
+            fn_net[net_fn[i]] -= (int32_t)b;
             // leave no hole in a probe chain: move the chain's later entries back
             net_ptr[i] = NULL;
             size_t j = (i + 1) & (NET_SLOTS - 1);
             while (net_ptr[j] != NULL) {
                 void *p = net_ptr[j];
                 uint16_t st = net_site[j];
+                uint16_t fn = net_fn[j];
                 uint32_t b = net_bytes[j];
                 net_ptr[j] = NULL;
                 size_t h = net_slot(p);
@@ -568,6 +666,7 @@ void focusrig_free_tick(void *ptr, size_t n) {
                 }
                 net_ptr[h] = p;
                 net_site[h] = st;
+                net_fn[h] = fn;
                 net_bytes[h] = b;
                 j = (j + 1) & (NET_SLOTS - 1);
             }
@@ -638,22 +737,115 @@ void focusrig_qstr_loading(void) {
     qstrs_mpy = costs_set;              // the board's own modules load before the model
 }
 
-void focusrig_qstr_added(size_t q) {
-    if ((fw_running || qstrs_fw || qstrs_mpy) && q < QSTR_MARKS) {
-        fw_index[q] = (uint16_t)(++fw_qstr_count < 0xFFFF ? fw_qstr_count : 0xFFFF);
+// the firmware is making or looking for a qstr: loading its .mpy files, compiling main.py
+// or interning a str at run time (not the board model before the CPU model is installed,
+// which runs with fw_running still set from the interpreter's start)
+static bool qstr_for_firmware(void) {
+    return qstrs_fw || qstrs_mpy || (fw_running && costs_set);
+}
+
+// A Pico's qstr numbers (pico_qstrs(): the official UF2's ROM pools, then the firmware's
+// in the order it adds them, from 'main.py' on), + 1; 0: not known (the board model's own)
+static uint16_t pico_q[QSTR_MARKS];
+static uint32_t n_pico_rom;
+
+static bool pico_has_in_rom(size_t q) {
+    return pico_q[q] != 0 && pico_q[q] <= n_pico_rom;
+}
+
+static void mark_fw_qstr(size_t q) {
+    fw_index[q] = (uint16_t)(++fw_qstr_count < 0xFFFF ? fw_qstr_count : 0xFFFF);
+    if (n_pico_rom) {
+        uint32_t n = n_pico_rom + fw_qstr_count;         // its number + 1
+        pico_q[q] = (uint16_t)(n < 0xFFFF ? n : 0xFFFF);
     }
 }
+
+void focusrig_qstr_added(size_t q) {
+    if (qstr_for_firmware() && q < QSTR_MARKS) {
+        mark_fw_qstr(q);
+    }
+}
+
+// the firmware interned a name the interpreter already had: its own static one or one the
+// board model added (`Pin`'s `K`, `_buf`). A Pico has it only if in its ROM; else it adds
+// it now, in RAM, as the firmware's. (A str made from data is only looked for: not here.)
+void focusrig_qstr_interned(size_t q) {
+    if (q < QSTR_MARKS && !fw_index[q] && !pico_has_in_rom(q) && qstr_for_firmware()) {
+        mark_fw_qstr(q);
+    }
+}
+
+// a str the firmware makes from data (decode, split, json) is a qstr only if a Pico has
+// that qstr: the unix port's own names and the board model's are not (json.loads of a
+// move command: 128 bytes on the rp2040 target, 96 here while 'cmd' and 'to' were found)
+size_t focusrig_str_qstr(size_t q) {
+    if (q == MP_QSTRnull || !n_pico_rom || !(fw_running && costs_set) || q >= QSTR_MARKS) {
+        return q;
+    }
+    return (fw_index[q] || pico_has_in_rom(q)) ? q : MP_QSTRnull;
+}
+
+// py/map.c's lookup cache (MAP_CACHE_ENTRY): the firmware's is the interpreter's own,
+// slotted as a Pico slots it (by the qstr's Pico number: MAP_CACHE_OFFSET); the board
+// model's lookups (its Python: C or silicon on a Pico) use one of their own, so they
+// never evict an entry of the firmware's (a board ticks_us() made the firmware's next
+// `time` miss the cache each call)
+static uint8_t board_map_cache[MICROPY_OPT_MAP_LOOKUP_CACHE_SIZE];
+
+// Keys that are not names (an object, an int: hashed by value or address) are neither
+// counted nor let into the firmware's cache: their slots depend on addresses, a Pico's
+// differ, and here they moved from run to run with the board model's own allocations
+// (the same scenario took different virtual time).
+static uint8_t object_map_cache[MICROPY_OPT_MAP_LOOKUP_CACHE_SIZE];
+
+uint8_t *focusrig_map_cache_entry(uintptr_t index) {
+    if (!fw_running) {
+        return &board_map_cache[(index >> 2) % MICROPY_OPT_MAP_LOOKUP_CACHE_SIZE];
+    }
+    if (!mp_obj_is_qstr((mp_obj_t)index)) {
+        return &object_map_cache[(index >> 2) % MICROPY_OPT_MAP_LOOKUP_CACHE_SIZE];
+    }
+    size_t q = MP_OBJ_QSTR_VALUE((mp_obj_t)index);
+    if (q < QSTR_MARKS && pico_q[q]) {
+        index = (uintptr_t)MP_OBJ_NEW_QSTR(pico_q[q] - 1u);
+    }
+    return &MP_STATE_VM(map_lookup_cache)[(index >> 2) % MICROPY_OPT_MAP_LOOKUP_CACHE_SIZE];
+}
+
+// pico_qstrs(names): the official firmware's ROM qstrs in their order (its numbers), from
+// tools/pico_qstrs.py; each is interned here (the board's, before the CPU model counts)
+static uint32_t pico_const_start, pico_frozen_start;    // the ROM pools' first numbers
+
+static mp_obj_t vphook_pico_qstrs(mp_obj_t names, mp_obj_t const_start, mp_obj_t frozen_start) {
+    size_t n;
+    mp_obj_t *items;
+    mp_obj_get_array(names, &n, &items);
+    pico_const_start = mp_obj_get_int(const_start);
+    pico_frozen_start = mp_obj_get_int(frozen_start);
+    for (size_t i = 0; i < n && i < 0xFFFE; i++) {
+        size_t len;
+        const char *str = mp_obj_str_get_data(items[i], &len);
+        qstr q = qstr_from_strn(str, len);
+        if (q < QSTR_MARKS && !pico_q[q]) {     // ("" is there twice: MP_QSTRnull and _)
+            pico_q[q] = (uint16_t)(i + 1);
+        }
+    }
+    n_pico_rom = n;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(vphook_pico_qstrs_obj, vphook_pico_qstrs);
 
 // qstr_find_strn searches the pools newest first: a RAM pool one entry at a time from its
 // oldest, the ROM pools by bisection. So a miss, or a hit in ROM (or one of the board
 // model's), passes every RAM qstr; a hit in RAM the pools newer than its own and its own
 // up to it.
-void focusrig_qstr_find(size_t q) {
+void focusrig_qstr_find(size_t q, size_t len) {
     if (!(costs_set && fw_running)) {
         return;
     }
     uint32_t n = fw_qstr_count;
-    uint32_t passed = n;
+    uint32_t c = cost[K_QSTR_FIND] + (uint32_t)len * cost[K_QSTR_BYTE];
     if (q != MP_QSTRnull && q < QSTR_MARKS && fw_index[q]) {
         uint32_t i = fw_index[q] - 1u;
         uint32_t start = 0, size = qstr_pool0;
@@ -662,9 +854,21 @@ void focusrig_qstr_find(size_t q) {
             size *= 2;
         }
         uint32_t end = start + size;
-        passed = (n > end ? n - end : 0) + (i - start + 1);
+        c += ((n > end ? n - end : 0) + (i - start + 1)) * cost[K_QSTR_ENTRY];
+    } else {
+        // past every RAM qstr, then a Pico's ROM pools, newest first: the frozen modules'
+        // and the main one by bisection, the static one entry by entry (py/qstr.c)
+        c += n * cost[K_QSTR_ENTRY] + cost[K_QSTR_FROZEN];
+        uint32_t r = (q != MP_QSTRnull && q < QSTR_MARKS && pico_has_in_rom(q)) ? pico_q[q] - 1u : 0xFFFFFFFFu;
+        if (r == 0xFFFFFFFFu) {             // a miss: all three
+            c += cost[K_QSTR_CONST] + pico_const_start * cost[K_QSTR_STATIC];
+        } else if (r < pico_frozen_start) { // found in the main pool, or the static one
+            c += cost[K_QSTR_CONST];
+            if (r < pico_const_start) {
+                c += (r + 1u) * cost[K_QSTR_STATIC];
+            }
+        }
     }
-    uint32_t c = cost[K_QSTR_FIND] + passed * cost[K_QSTR_ENTRY];
     charge_c(c);
     if (prof_i < MAX_PROF) {
         prof_c[prof_i] += c;
@@ -675,7 +879,29 @@ void focusrig_gc_explicit(void) {
     gc_explicit = fw_running && !in_callback;
 }
 
+// A collection of the interpreter's heap (the board model's garbage and the firmware's
+// together, when that heap fills: not when a Pico's would) makes map lookups of its own
+// (a finaliser's __del__ looked up as the sweep frees an object): not the firmware's, so
+// neither counted nor left in its lookup cache. (They made the same scenario take
+// different virtual time from run to run.)
+static uint32_t gc_saved_hashed, gc_saved_probes;
+static uint8_t gc_saved_cache[MICROPY_OPT_MAP_LOOKUP_CACHE_SIZE];
+static bool in_gc;
+
+void focusrig_gc_start(void) {
+    in_gc = true;
+    gc_saved_hashed = focusrig_map_hashed;
+    gc_saved_probes = focusrig_map_probes;
+    memcpy(gc_saved_cache, MP_STATE_VM(map_lookup_cache), sizeof(gc_saved_cache));
+}
+
 void focusrig_gc_done(void) {
+    if (in_gc) {
+        in_gc = false;
+        focusrig_map_hashed = gc_saved_hashed;
+        focusrig_map_probes = gc_saved_probes;
+        memcpy(MP_STATE_VM(map_lookup_cache), gc_saved_cache, sizeof(gc_saved_cache));
+    }
     net_clear();
     if (!weights_set || gc_per_kb == 0) {
         return;
@@ -754,6 +980,32 @@ static mp_obj_t vphook_profile(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(vphook_profile_obj, vphook_profile);
 
+// map_counts() -> (hash-path lookups, further slots probed): the firmware's map lookups so
+// far that missed rp2's lookup cache, and the extra probes (charged: K_MAP_HASHED/PROBE)
+static mp_obj_t vphook_map_counts(void) {
+    mp_obj_t t[2] = {mp_obj_new_int_from_uint(map_hashed_total), mp_obj_new_int_from_uint(map_probes_total)};
+    return mp_obj_new_tuple(2, t);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vphook_map_counts_obj, vphook_map_counts);
+
+// map_profile() -> [(module, opcode, hash-path lookups, further probes)]: where the
+// firmware's map lookups missed the cache and probed (what MAP_HASHED / MAP_PROBE charge)
+static mp_obj_t vphook_map_profile(void) {
+    mp_obj_t l = mp_obj_new_list(0, NULL);
+    for (size_t m = 0; m < n_prof && m < MAX_PROF; m++) {
+        for (size_t op = 0; op < 256; op++) {
+            uint32_t h = map_site_hashed[m << 8 | op], p = map_site_probes[m << 8 | op];
+            if (h || p) {
+                mp_obj_t t[4] = {MP_OBJ_NEW_QSTR(prof_name[m]), MP_OBJ_NEW_SMALL_INT(op),
+                                 mp_obj_new_int_from_uint(h), mp_obj_new_int_from_uint(p)};
+                mp_obj_list_append(l, mp_obj_new_tuple(4, t));
+            }
+        }
+    }
+    return l;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vphook_map_profile_obj, vphook_map_profile);
+
 // fw_heap() -> (the firmware's live heap after the last collection, bytes it allocated
 // since): what gc.mem_alloc() reads on a Pico (board/_vp_gc.py)
 static mp_obj_t vphook_fw_heap(void) {
@@ -771,6 +1023,19 @@ static mp_obj_t vphook_firmware_collected(void) {
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(vphook_firmware_collected_obj, vphook_firmware_collected);
+
+// net_functions() -> [(function name, bytes allocated and not freed at once), ...]
+static mp_obj_t vphook_net_functions(void) {
+    mp_obj_t l = mp_obj_new_list(0, NULL);
+    for (size_t i = 0; i < FN_SLOTS; i++) {
+        if (fn_q[i] && fn_net[i]) {
+            mp_obj_t t[2] = {MP_OBJ_NEW_QSTR(fn_q[i]), mp_obj_new_int(fn_net[i])};
+            mp_obj_list_append(l, mp_obj_new_tuple(2, t));
+        }
+    }
+    return l;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vphook_net_functions_obj, vphook_net_functions);
 
 // net_profile() -> [(module name, opcode, bytes allocated and not freed at once), ...]
 static mp_obj_t vphook_net_profile(void) {
@@ -924,18 +1189,85 @@ static mp_obj_t vphook_c_work(mp_obj_t n) {
 static MP_DEFINE_CONST_FUN_OBJ_1(vphook_c_work_obj, vphook_c_work);
 
 // fw_qstrs() -> how many qstrs the firmware added at run time (a Pico's RAM pools)
-static mp_obj_t vphook_fw_qstrs(void) {
-    return mp_obj_new_int_from_uint(fw_qstr_count);
+// fw_qstrs() -> how many qstrs are the firmware's; fw_qstrs(True) -> them, in their order
+static mp_obj_t vphook_fw_qstrs(size_t n_args, const mp_obj_t *args) {
+    if (n_args == 0 || !mp_obj_is_true(args[0])) {
+        return mp_obj_new_int_from_uint(fw_qstr_count);
+    }
+    mp_obj_t l = mp_obj_new_list(fw_qstr_count, NULL);
+    mp_obj_list_t *lo = MP_OBJ_TO_PTR(l);
+    for (size_t i = 0; i < fw_qstr_count; i++) {
+        lo->items[i] = mp_const_none;
+    }
+    for (size_t q = 0; q < QSTR_MARKS; q++) {
+        if (fw_index[q] && fw_index[q] <= fw_qstr_count) {
+            lo->items[fw_index[q] - 1] = MP_OBJ_NEW_QSTR(q);
+        }
+    }
+    return l;
 }
-static MP_DEFINE_CONST_FUN_OBJ_0(vphook_fw_qstrs_obj, vphook_fw_qstrs);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vphook_fw_qstrs_obj, 0, 1, vphook_fw_qstrs);
 
 // qstrs_firmware(flag): qstrs added meanwhile are the firmware's (the board compiles its
 // boot.py / main.py, which a Pico does itself)
-static mp_obj_t vphook_qstrs_firmware(mp_obj_t flag) {
-    qstrs_fw = mp_obj_is_true(flag);
+// qstrs_firmware(flag, name=None): name is the file's, which a Pico's pyexec interns first
+static mp_obj_t vphook_qstrs_firmware(size_t n_args, const mp_obj_t *args) {
+    qstrs_fw = mp_obj_is_true(args[0]);
+    if (qstrs_fw && n_args > 1 && args[1] != mp_const_none) {
+        qstr q = mp_obj_str_get_qstr(args[1]);
+        if (q < QSTR_MARKS && !fw_index[q] && !pico_has_in_rom(q)) {
+            mark_fw_qstr(q);
+        }
+    }
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_1(vphook_qstrs_firmware_obj, vphook_qstrs_firmware);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vphook_qstrs_firmware_obj, 1, 2, vphook_qstrs_firmware);
+
+// import_qstrs(module, names): qstrs a Pico makes when the firmware first imports module,
+// which the board model imported before it (asyncio: its virtual-time hook), so they are
+// there already: marked the firmware's at that import (vm tick, IMPORT_NAME)
+#define MAX_IMPORT_QSTRS 4
+static qstr import_mod[MAX_IMPORT_QSTRS];
+static mp_obj_t import_names[MAX_IMPORT_QSTRS];
+static size_t n_import_qstrs;
+MP_REGISTER_ROOT_POINTER(mp_obj_t focusrig_import_names[4]);
+
+static void import_tick(const byte *ip, const mp_code_state_t *cs) {
+    qstr q = decode_qstr(ip, cs);
+    for (size_t i = 0; i < n_import_qstrs; i++) {
+        if (import_mod[i] == q && import_names[i] != MP_OBJ_NULL) {
+            size_t n;
+            mp_obj_t *items;
+            mp_obj_get_array(import_names[i], &n, &items);
+            for (size_t k = 0; k < n; k++) {
+                qstr m = MP_OBJ_QSTR_VALUE(items[k]);
+                if (m < QSTR_MARKS && !fw_index[m] && !pico_has_in_rom(m)) {
+                    mark_fw_qstr(m);
+                }
+            }
+            import_names[i] = MP_OBJ_NULL;     // the first import only
+            MP_STATE_VM(focusrig_import_names)[i] = MP_OBJ_NULL;
+        }
+    }
+}
+
+static mp_obj_t vphook_import_qstrs(mp_obj_t mod, mp_obj_t names) {
+    if (n_import_qstrs >= MAX_IMPORT_QSTRS) {
+        mp_raise_ValueError(MP_ERROR_TEXT("too many import_qstrs"));
+    }
+    size_t n;
+    mp_obj_t *items;
+    mp_obj_get_array(names, &n, &items);
+    mp_obj_t t = mp_obj_new_tuple(n, NULL);
+    for (size_t k = 0; k < n; k++) {
+        ((mp_obj_tuple_t *)MP_OBJ_TO_PTR(t))->items[k] = MP_OBJ_NEW_QSTR(mp_obj_str_get_qstr(items[k]));
+    }
+    import_mod[n_import_qstrs] = mp_obj_str_get_qstr(mod);
+    import_names[n_import_qstrs] = t;
+    MP_STATE_VM(focusrig_import_names)[n_import_qstrs++] = t;   // kept from the GC
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(vphook_import_qstrs_obj, vphook_import_qstrs);
 
 static mp_obj_t vphook_set_weights(mp_obj_t buf_in) {
     mp_buffer_info_t bi;
@@ -960,6 +1292,11 @@ static mp_obj_t vphook_set_stdio(mp_obj_t obj) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(vphook_set_stdio_obj, vphook_set_stdio);
 
+// The calls into the model run as the board's, and what they allocate (the bytes handed
+// to write(), the reply of read()) is the board's: on a Pico this is C that allocates
+// nothing (bench_alloc: a 32-byte write 3 bytes a call there, 67 here before). The caller
+// is running again once they return (a select.poll() result list made right after is
+// the firmware's, as on a Pico). If the model raises, the next bytecode sets it anyway.
 static mp_obj_t stdio_call(qstr meth, mp_obj_t arg) {
     mp_obj_t dest[3];
     mp_load_method(MP_STATE_VM(focusrig_stdio), meth, dest);
@@ -968,21 +1305,31 @@ static mp_obj_t stdio_call(qstr meth, mp_obj_t arg) {
 }
 
 uintptr_t focusrig_stdio_read(void *buf, uintptr_t size, int *errcode) {
+    bool was = fw_running;
+    fw_running = false;
     mp_obj_t r = stdio_call(MP_QSTR_read, MP_OBJ_NEW_SMALL_INT(size));
     mp_buffer_info_t bi;
     mp_get_buffer_raise(r, &bi, MP_BUFFER_READ);
     size_t n = bi.len < size ? bi.len : size;
     memcpy(buf, bi.buf, n);
+    fw_running = was;
     return n;
 }
 
 uintptr_t focusrig_stdio_write(const void *buf, uintptr_t size, int *errcode) {
+    bool was = fw_running;
+    fw_running = false;
     mp_obj_t r = stdio_call(MP_QSTR_write, mp_obj_new_bytes(buf, size));
+    fw_running = was;
     return mp_obj_get_int(r);
 }
 
 uintptr_t focusrig_stdio_poll(uintptr_t flags) {
-    return mp_obj_get_int(stdio_call(MP_QSTR_poll, MP_OBJ_NEW_SMALL_INT(flags)));
+    bool was = fw_running;
+    fw_running = false;
+    uintptr_t r = mp_obj_get_int(stdio_call(MP_QSTR_poll, MP_OBJ_NEW_SMALL_INT(flags)));
+    fw_running = was;
+    return r;
 }
 
 // print() and tracebacks: through the model too, unless the model itself is printing
@@ -999,6 +1346,56 @@ bool focusrig_stdout_hook(const char *str, size_t len) {
     }
     in_stdio = false;
     return true;
+}
+
+// ---- asyncio's clock -------------------------------------------------------------------------
+// set_asyncio_clock(fn): asyncio's C half (extmod/modasyncio.c ticks()) calls fn, the
+// board's time.ticks_ms, instead of the host's clock: on a Pico both read the same timer
+MP_REGISTER_ROOT_POINTER(mp_obj_t focusrig_asyncio_clock);
+
+uintptr_t focusrig_asyncio_ticks_ms(void) {
+    mp_obj_t fn = MP_STATE_VM(focusrig_asyncio_clock);
+    if (fn == MP_OBJ_NULL) {
+        return mp_hal_ticks_ms();
+    }
+    return (uintptr_t)mp_obj_get_int(mp_call_function_0(fn));
+}
+
+static mp_obj_t vphook_set_asyncio_clock(mp_obj_t fn) {
+    MP_STATE_VM(focusrig_asyncio_clock) = fn == mp_const_none ? MP_OBJ_NULL : fn;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(vphook_set_asyncio_clock_obj, vphook_set_asyncio_clock);
+
+// ---- the heap at a Pico's address -------------------------------------------------------------
+// The RP2040's SRAM starts at 0x20000000 (datasheet 2.2.1), so a Pico's objects live below
+// 2**30 and id(obj), their address, is a small int. The unix port mallocs its heap, which
+// a 32-bit Linux process gets above 2**30: every id() was a big int (16 bytes allocated).
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#define PICO_SRAM_BASE ((uintptr_t)0x20000000u)
+static bool heap_mapped;
+
+char *focusrig_heap_alloc(size_t n) {
+    void *want = (void *)PICO_SRAM_BASE;
+    void *p = mmap(want, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == want) {
+        heap_mapped = true;
+        return p;
+    }
+    if (p != MAP_FAILED) {
+        munmap(p, n);               // an old kernel took the address as a hint only
+    }
+    return malloc(n);               // taken: a heap elsewhere (ids may then be big ints)
+}
+
+void focusrig_heap_free(char *heap, size_t n) {
+    if (heap_mapped) {
+        munmap(heap, n);
+    } else {
+        free(heap);
+    }
 }
 
 // ---- raw fds (for the model) and the keyboard interrupt -----------------------------------
@@ -1077,8 +1474,14 @@ static const mp_rom_map_elem_t vphook_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_preemptible), MP_ROM_PTR(&vphook_preemptible_obj) },
     { MP_ROM_QSTR(MP_QSTR_profile), MP_ROM_PTR(&vphook_profile_obj) },
     { MP_ROM_QSTR(MP_QSTR_fw_heap), MP_ROM_PTR(&vphook_fw_heap_obj) },
+    { MP_ROM_QSTR(MP_QSTR_map_counts), MP_ROM_PTR(&vphook_map_counts_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_asyncio_clock), MP_ROM_PTR(&vphook_set_asyncio_clock_obj) },
+    { MP_ROM_QSTR(MP_QSTR_import_qstrs), MP_ROM_PTR(&vphook_import_qstrs_obj) },
+    { MP_ROM_QSTR(MP_QSTR_pico_qstrs), MP_ROM_PTR(&vphook_pico_qstrs_obj) },
+    { MP_ROM_QSTR(MP_QSTR_map_profile), MP_ROM_PTR(&vphook_map_profile_obj) },
     { MP_ROM_QSTR(MP_QSTR_op_alloc), MP_ROM_PTR(&vphook_op_alloc_obj) },
     { MP_ROM_QSTR(MP_QSTR_net_profile), MP_ROM_PTR(&vphook_net_profile_obj) },
+    { MP_ROM_QSTR(MP_QSTR_net_functions), MP_ROM_PTR(&vphook_net_functions_obj) },
     { MP_ROM_QSTR(MP_QSTR_firmware_collected), MP_ROM_PTR(&vphook_firmware_collected_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_stdio), MP_ROM_PTR(&vphook_set_stdio_obj) },
     { MP_ROM_QSTR(MP_QSTR_raw_write), MP_ROM_PTR(&vphook_raw_write_obj) },
