@@ -12,20 +12,14 @@ import tempfile
 
 import pytest
 
-from vpico import REPO
+from vpico import REPO, rp2040_missing
 
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
 import bench_alloc  # noqa: E402
 import bench_cpu_ops  # noqa: E402
 
-try:
-    from focusrig.rp2040 import check_ready
-    check_ready()
-    _RP2040 = None
-except Exception as e:  # noqa: BLE001 - any missing piece skips those tests, with its line
-    _RP2040 = str(e).splitlines()[0] if str(e) else type(e).__name__
-
+_RP2040 = rp2040_missing()
 needs_rp2040 = pytest.mark.skipif(_RP2040 is not None, reason=f"rp2040 target: {_RP2040}")
 
 

@@ -19,15 +19,12 @@ import pytest
 
 from focusrig import scenario as scn
 from focusrig import trace as trace_mod
-from vpico import cal_steps, steps_between
+from vpico import cal_steps, rp2040_missing, steps_between
 
-try:
-    from focusrig.rp2040 import Rp2040Error, check_ready, flashfs
+_MISSING = rp2040_missing()
+if _MISSING is None:
+    from focusrig.rp2040 import Rp2040Error, flashfs
     from focusrig.rp2040 import runner as rp
-    check_ready()
-    _MISSING = None
-except Exception as e:  # noqa: BLE001 - any missing piece skips the file, with its line
-    _MISSING = str(e).splitlines()[0] if str(e) else type(e).__name__
 
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=f"rp2040 target: {_MISSING}")
 

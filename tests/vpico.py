@@ -93,3 +93,14 @@ class Emulator:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def rp2040_missing():
+    """None when the rp2040 target can run here, else the one line saying what is missing
+    (node, `make rp2040-deps`, littlefs-python, the UF2 or the bootrom)."""
+    try:
+        from focusrig.rp2040 import check_ready
+        check_ready()
+        return None
+    except Exception as e:  # noqa: BLE001 - any missing piece skips, with its line
+        return str(e).splitlines()[0] if str(e) else type(e).__name__

@@ -823,11 +823,12 @@ static mp_obj_t vphook_pico_qstrs(mp_obj_t names, mp_obj_t const_start, mp_obj_t
     mp_obj_get_array(names, &n, &items);
     pico_const_start = mp_obj_get_int(const_start);
     pico_frozen_start = mp_obj_get_int(frozen_start);
-    for (size_t i = 0; i < n && i < 0xFFFE; i++) {
+    // (the first is MP_QSTRnull, whose text "" is also MP_QSTR_'s, the second)
+    for (size_t i = 1; i < n && i < 0xFFFE; i++) {
         size_t len;
         const char *str = mp_obj_str_get_data(items[i], &len);
         qstr q = qstr_from_strn(str, len);
-        if (q < QSTR_MARKS && !pico_q[q]) {     // ("" is there twice: MP_QSTRnull and _)
+        if (q < QSTR_MARKS && !pico_q[q]) {
             pico_q[q] = (uint16_t)(i + 1);
         }
     }
